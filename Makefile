@@ -1,0 +1,37 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+FAKE_PATREON_PORT ?= 8765
+
+.PHONY: run test lint
+
+$(VENV)/.run-deps: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.test-deps: $(VENV)/.run-deps requirements-dev.txt
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Development: SQLite, a random local secret key and the fake Patreon, unless
+# the environment (or .env) says otherwise.
+run: export DEBUG ?= true
+run: export PATREON_BASE_URL ?= http://127.0.0.1:$(FAKE_PATREON_PORT)
+run: export PATREON_CLIENT_ID ?= fake-client-id
+run: export PATREON_CLIENT_SECRET ?= fake-client-secret
+run: export PATREON_CAMPAIGN_ID ?= 9000001
+run: $(VENV)/.run-deps
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python -m fake_patreon --port $(FAKE_PATREON_PORT) & fake=$$!; \
+	trap 'kill $$fake' EXIT INT TERM; \
+	$(BIN)/python manage.py runserver 127.0.0.1:8000
+
+test: $(VENV)/.test-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.test-deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .

@@ -1,0 +1,40 @@
+"""Production environments for tests that start the app in a fresh process."""
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def production_env(**overrides):
+    """
+    A correct production environment (the one the README deploys), plus
+    overrides; a value of None removes the variable.
+    """
+    env = {
+        "PATH": os.environ["PATH"],
+        "DJANGO_SETTINGS_MODULE": "ventures.settings",
+        "ENV_FILE": "",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "api.ventures.isharehow.app",
+        "FRONTEND_ORIGINS": "https://ventures.isharehow.app",
+        "DATABASE_URL": os.environ.get("DATABASE_URL", "sqlite:///:memory:"),
+    }
+    env.update(overrides)
+    return {k: v for k, v in env.items() if v is not None}
+
+
+def run_python(code, env, cwd=ROOT, timeout=60):
+    """Run ``code`` in a new interpreter: nothing leaks between cases."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )

@@ -1,0 +1,27 @@
+"""
+The production settings, fed a production-like environment, for the suite.
+
+Tests exercise the real policy (Secure, prefixed cookies, HTTPS redirect),
+not a relaxed copy of it. DATABASE_URL from the real environment wins, so
+``make test`` runs on PostgreSQL when it points there.
+"""
+
+import os
+import secrets
+
+os.environ["ENV_FILE"] = ""  # a developer's .env must not leak into tests
+os.environ["DEBUG"] = "false"
+for name, value in {
+    "SECRET_KEY": secrets.token_urlsafe(64),
+    "ALLOWED_HOSTS": "api.ventures.test",
+    "FRONTEND_ORIGINS": "https://ventures.test",
+    "PATREON_CLIENT_ID": "fake-client-id",
+    "PATREON_CLIENT_SECRET": "fake-client-secret",
+    "PATREON_CAMPAIGN_ID": "9000001",
+}.items():
+    os.environ.setdefault(name, value)
+
+from ventures.settings import *  # noqa: E402, F403
+
+# Hashing is not what these tests are about.
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,221 @@
+"""
+The environment, read by ventures/settings.py in a fresh process per case.
+
+Each unsafe production environment must be refused at start (importing the
+WSGI application, as gunicorn does) with a message naming the rule.
+"""
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tests.environments import ROOT, production_env, run_python
+
+SEED_KEY = "32e6ab70212f7e807449da70bf651de3f862b0191ab921de0f3b11cb933803d1"
+CROSS_SITE = "https://ventures-frontend.example"
+
+START = "import ventures.wsgi"
+SHOW = (
+    "import json, django; django.setup(); from django.conf import settings as s; "
+    "print(json.dumps({n: getattr(s, n, None) for n in %r}, default=str))"
+)
+
+
+def settings_of(env, *names):
+    result = run_python(SHOW % (names,), env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+UNSAFE = {
+    "ventures.E001": {"SECRET_KEY": None},
+    "ventures.E002": {"SECRET_KEY": SEED_KEY},
+    "ventures.E003": {"SECRET_KEY_FALLBACKS": SEED_KEY},
+    "ventures.E010": {"SESSION_COOKIE_SECURE": "false"},
+    "ventures.E011": {"CSRF_COOKIE_SECURE": "false"},
+    "ventures.E012": {"SESSION_COOKIE_HTTPONLY": "false"},
+    "ventures.E020": {"SESSION_COOKIE_SAMESITE": "none"},
+    "ventures.E021": {"FRONTEND_ORIGINS": CROSS_SITE},
+    "ventures.E022": {
+        "FRONTEND_ORIGINS": CROSS_SITE,
+        "SESSION_COOKIE_SAMESITE": "None",
+        "SESSION_COOKIE_SECURE": "false",
+    },
+    "ventures.E030": {"SESSION_COOKIE_DOMAIN": ".api.ventures.isharehow.app"},
+    "ventures.E031": {"SESSION_COOKIE_DOMAIN": ".app"},
+    "ventures.E040": {"FRONTEND_ORIGINS": None},
+    "ventures.E041": {"FRONTEND_ORIGINS": "*"},
+    "ventures.E042": {"FRONTEND_ORIGINS": "http://ventures.isharehow.app"},
+    "ventures.E043": {"FRONTEND_ORIGINS": "https://ventures.isharehow.app/app"},
+    "ventures.E050": {"ALLOWED_HOSTS": "*"},
+    "ventures.E060": {"PATREON_BASE_URL": "http://127.0.0.1:8765"},
+}
+
+
+@pytest.mark.parametrize(("rule", "overrides"), UNSAFE.items(), ids=list(UNSAFE))
+def test_unsafe_production_environment_refuses_to_start(rule, overrides):
+    result = run_python(START, production_env(**overrides))
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: Refusing to start" in result.stderr
+    assert f"({rule})" in result.stderr
+    assert "HINT:" in result.stderr
+
+
+def test_every_violated_rule_is_named_at_once():
+    env = production_env(SECRET_KEY=SEED_KEY, SESSION_COOKIE_DOMAIN=".app")
+    result = run_python(START, env)
+    assert "(ventures.E002)" in result.stderr
+    assert "(ventures.E031)" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"SESSION_COOKIE_DOMAIN": ".ventures.isharehow.app"},
+        {"FRONTEND_ORIGINS": CROSS_SITE, "SESSION_COOKIE_SAMESITE": "None"},
+    ],
+    ids=["host-only", "shared-domain", "cross-site"],
+)
+def test_correct_production_environment_starts(overrides):
+    result = run_python(START, production_env(**overrides))
+    assert result.returncode == 0, result.stderr
+
+
+def deploy_check(env):
+    return subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_deploy_check_passes_on_a_correct_production_environment():
+    result = deploy_check(production_env())
+    assert result.returncode == 0, result.stderr
+
+
+def test_deploy_check_fails_on_samesite_none_for_nothing():
+    """W023 only warns, so gunicorn starts, but a strict deploy check fails."""
+    env = production_env(SESSION_COOKIE_SAMESITE="None")
+    assert run_python(START, env).returncode == 0
+    result = deploy_check(env)
+    assert result.returncode != 0
+    assert "(ventures.W023)" in result.stderr
+
+
+def test_lists_are_trimmed():
+    env = production_env(
+        ALLOWED_HOSTS=" api.ventures.isharehow.app , admin.ventures.isharehow.app,",
+        FRONTEND_ORIGINS="https://ventures.isharehow.app ,  https://www.isharehow.app",
+    )
+    found = settings_of(env, "ALLOWED_HOSTS", "CORS_ALLOWED_ORIGINS")
+    assert found["ALLOWED_HOSTS"] == [
+        "api.ventures.isharehow.app",
+        "admin.ventures.isharehow.app",
+    ]
+    assert found["CORS_ALLOWED_ORIGINS"] == [
+        "https://ventures.isharehow.app",
+        "https://www.isharehow.app",
+    ]
+
+
+def test_secret_key_file_is_read(tmp_path):
+    key_file = tmp_path / "key"
+    key = "k" * 10 + "Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0LmNbVcXz-_" * 2
+    key_file.write_text(key + "\n")
+    env = production_env(SECRET_KEY=None, SECRET_KEY_FILE=str(key_file))
+    assert run_python(START, env).returncode == 0
+    assert settings_of(env, "SECRET_KEY") == {"SECRET_KEY": key}
+
+
+def test_real_environment_wins_over_the_env_file(tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("ADMIN_URL=from-file/\nSESSION_COOKIE_SAMESITE=Strict\n")
+    env = production_env(ENV_FILE=str(env_file), ADMIN_URL="from-env/")
+    found = settings_of(env, "ADMIN_URL", "SESSION_COOKIE_SAMESITE")
+    assert found == {"ADMIN_URL": "from-env/", "SESSION_COOKIE_SAMESITE": "Strict"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "session", "csrf"),
+    [
+        ({}, "__Host-sessionid", "__Host-csrftoken"),
+        (
+            {"SESSION_COOKIE_DOMAIN": ".ventures.isharehow.app"},
+            "__Secure-sessionid",
+            "__Host-csrftoken",
+        ),
+    ],
+)
+def test_production_cookie_names_carry_a_prefix(overrides, session, csrf):
+    found = settings_of(
+        production_env(**overrides), "SESSION_COOKIE_NAME", "CSRF_COOKIE_NAME"
+    )
+    assert found == {"SESSION_COOKIE_NAME": session, "CSRF_COOKIE_NAME": csrf}
+
+
+@pytest.fixture
+def fresh_checkout(tmp_path):
+    """A copy of the project's code, as a fresh clone has it."""
+    for name in ("ventures", "accounts", "templates", "manage.py"):
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, tmp_path / name)
+        else:
+            shutil.copy(source, tmp_path / name)
+    return tmp_path
+
+
+def test_development_mode_needs_no_configuration(fresh_checkout):
+    env = {"PATH": production_env()["PATH"], "DEBUG": "true"}
+    code = (
+        "import ventures.wsgi; from django.conf import settings; "
+        "print(settings.SECRET_KEY)"
+    )
+    first = run_python(code, env, cwd=fresh_checkout)
+    assert first.returncode == 0, first.stderr
+    key_file = fresh_checkout / ".secret-key"
+    # A random key, persisted so sessions survive a restart.
+    assert first.stdout.strip() == key_file.read_text().strip()
+    assert len(first.stdout.strip()) >= 50
+    assert key_file.stat().st_mode & 0o077 == 0
+    second = run_python(code, env, cwd=fresh_checkout)
+    assert second.stdout == first.stdout
+    assert (fresh_checkout / ".gitignore").exists() is False  # nothing else written
+
+
+def test_development_key_is_ignored_by_git():
+    ignored = (ROOT / ".gitignore").read_text().split()
+    assert ".secret-key" in ignored
+    assert ".env" in ignored
+
+
+def variables_read_by_settings():
+    source = (ROOT / "ventures" / "settings.py").read_text()
+    return set(re.findall(r'env(?:\.\w+|_list)\(\s*"([A-Z][A-Z0-9_]+)"', source))
+
+
+def test_every_variable_is_in_env_example_and_readme():
+    names = variables_read_by_settings()
+    assert "SECRET_KEY" in names
+    example = (ROOT / ".env.example").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert [n for n in names if not re.search(rf"^#?{n}=", example, re.M)] == []
+    assert [n for n in names if f"| `{n}` |" not in readme] == []
+
+
+def test_env_example_secret_key_is_refused():
+    placeholder = re.search(
+        r"^SECRET_KEY=(.*)$", (ROOT / ".env.example").read_text(), re.M
+    )
+    result = run_python(START, production_env(SECRET_KEY=placeholder.group(1)))
+    assert "(ventures.E002)" in result.stderr

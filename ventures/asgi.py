@@ -1,0 +1,13 @@
+"""ASGI entry point; refuses to serve a broken production policy."""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ventures.settings")
+
+application = get_asgi_application()
+
+from ventures.checks import refuse_to_serve_unsafely  # noqa: E402 (needs apps loaded)
+
+refuse_to_serve_unsafely()

@@ -1,0 +1,208 @@
+"""
+Settings for ventures, read once from the environment.
+
+Every variable is documented in ``.env.example`` and the README. Without
+``DEBUG=true`` this is production: ``ventures.checks`` then enforces the
+security policy and ``ventures.wsgi`` refuses to serve while it is broken.
+"""
+
+import secrets
+from pathlib import Path
+
+import environ
+
+from ventures.policy import cookie_name
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+# A .env file fills in what the real environment leaves unset (it never wins).
+# ENV_FILE="" reads none, for tests and containers.
+ENV_FILE = env.str("ENV_FILE", default=str(BASE_DIR / ".env"))
+if ENV_FILE and Path(ENV_FILE).is_file():
+    environ.Env.read_env(ENV_FILE, overwrite=False)
+
+
+def env_list(name, default=""):
+    """A comma-separated variable as a list, each item trimmed, empties dropped."""
+    return [
+        item.strip()
+        for item in env.str(name, default=default).split(",")
+        if item.strip()
+    ]
+
+
+# MODE
+# ------------------------------------------------------------------------------
+DEBUG = env.bool("DEBUG", default=False)
+
+# SECRETS
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/ref/settings/#secret-key
+SECRET_KEY = env.str("SECRET_KEY", default="")
+SECRET_KEY_FILE = env.str("SECRET_KEY_FILE", default="")
+if not SECRET_KEY and SECRET_KEY_FILE:
+    SECRET_KEY = Path(SECRET_KEY_FILE).read_text().strip()
+if not SECRET_KEY and DEBUG:
+    # Development only: a random key, kept in an ignored file so sessions
+    # survive restarts. Production has no default (ventures.E001).
+    _dev_key_file = BASE_DIR / ".secret-key"
+    if not _dev_key_file.is_file():
+        _dev_key_file.write_text(secrets.token_urlsafe(64))
+        _dev_key_file.chmod(0o600)
+    SECRET_KEY = _dev_key_file.read_text().strip()
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
+
+# HOSTS AND ORIGINS
+# ------------------------------------------------------------------------------
+ALLOWED_HOSTS = env_list(
+    "ALLOWED_HOSTS", default="localhost,127.0.0.1,[::1]" if DEBUG else ""
+)
+# The single-page frontend's exact origins: CORS, CSRF and post-login redirects.
+FRONTEND_ORIGINS = env_list(
+    "FRONTEND_ORIGINS", default="http://localhost:8000" if DEBUG else ""
+)
+CORS_ALLOWED_ORIGINS = FRONTEND_ORIGINS
+CORS_ALLOW_CREDENTIALS = True
+CORS_URLS_REGEX = r"^/api/"
+CSRF_TRUSTED_ORIGINS = FRONTEND_ORIGINS
+
+# Set only behind a reverse proxy: the addresses whose X-Forwarded-* headers
+# are believed. Anyone else could forge them.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+if TRUSTED_PROXIES:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# COOKIES
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/ref/settings/#sessions
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+SESSION_COOKIE_HTTPONLY = env.bool("SESSION_COOKIE_HTTPONLY", default=True)
+SESSION_COOKIE_DOMAIN = env.str("SESSION_COOKIE_DOMAIN", default="") or None
+SESSION_COOKIE_SAMESITE = env.str("SESSION_COOKIE_SAMESITE", default="Lax")
+SESSION_COOKIE_NAME = cookie_name(
+    "sessionid", secure=SESSION_COOKIE_SECURE, domain=SESSION_COOKIE_DOMAIN
+)
+# The frontend gets the token from /api/auth/csrf, never by reading this
+# cookie, so it stays host-only and out of JavaScript's reach.
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_HTTPONLY = True
+CSRF_COOKIE_SAMESITE = SESSION_COOKIE_SAMESITE
+CSRF_COOKIE_NAME = cookie_name("csrftoken", secure=CSRF_COOKIE_SECURE, domain=None)
+
+# SECURITY HEADERS
+# ------------------------------------------------------------------------------
+# https://docs.djangoproject.com/en/5.2/ref/middleware/#module-django.middleware.security
+SECURE_SSL_REDIRECT = not DEBUG
+# Load balancers probe health over plain HTTP on the private side.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=0 if DEBUG else 63072000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+
+# APPLICATIONS
+# ------------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "corsheaders",
+    "ventures",
+    "accounts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "ventures.urls"
+WSGI_APPLICATION = "ventures.wsgi.application"
+ADMIN_URL = env.str("ADMIN_URL", default="admin/")
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# DATABASE AND CACHE
+# ------------------------------------------------------------------------------
+# https://django-environ.readthedocs.io/en/latest/types.html#environ-env-db-url
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+}
+# Persistent connections, checked before reuse so a restarted PostgreSQL
+# costs one failed check instead of a failed request.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        }
+    }
+
+# STATIC FILES
+# ------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+# INTERNATIONALISATION
+# ------------------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# LOGGING
+# ------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+}
+
+# PATREON
+# ------------------------------------------------------------------------------
+# Every Patreon URL derives from the base URL, so development and tests can
+# point it at the fake (python -m fake_patreon); production refuses http
+# (ventures.E060).
+PATREON_BASE_URL = env.str(
+    "PATREON_BASE_URL", default="https://www.patreon.com"
+).rstrip("/")
+PATREON_CLIENT_ID = env.str("PATREON_CLIENT_ID", default="")
+PATREON_CLIENT_SECRET = env.str("PATREON_CLIENT_SECRET", default="")
+PATREON_CAMPAIGN_ID = env.str("PATREON_CAMPAIGN_ID", default="")
