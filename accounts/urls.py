@@ -1,7 +1,14 @@
 from django.urls import path
 
-from accounts import api
+from accounts import api, views
+from accounts.patreon.views import oauth2_callback
 
 urlpatterns = [
+    path("login", views.login_page, name="login"),
+    path("api/auth/me", api.MeView.as_view(), name="api-me"),
+    path("api/auth/csrf", api.CsrfView.as_view(), name="api-csrf"),
+    path("api/auth/logout", api.LogoutView.as_view(), name="api-logout"),
+    # The redirect URI registered with Patreon for the existing client.
+    path("api/auth/patreon/callback", oauth2_callback, name="patreon-api-callback"),
     path("healthz", api.healthz, name="healthz"),
 ]

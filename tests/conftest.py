@@ -1,11 +1,52 @@
 import pytest
 from django.test import Client
 
+from fake_patreon.server import FakePatreon
+
 API_HOST = "api.ventures.test"
 FRONTEND_ORIGIN = "https://ventures.test"
 
 
+class Browser(Client):
+    """A browser talking HTTPS to the API host, as in production, CSRF enforced."""
+
+    def __init__(self, **defaults):
+        super().__init__(enforce_csrf_checks=True, HTTP_HOST=API_HOST, **defaults)
+
+    def generic(self, method, *args, **kwargs):
+        kwargs["secure"] = True
+        if method not in ("GET", "HEAD", "OPTIONS", "TRACE"):
+            # Browsers name the origin of every unsafe request; tests of
+            # cross-origin requests pass their own.
+            kwargs.setdefault("HTTP_ORIGIN", f"https://{API_HOST}")
+        return super().generic(method, *args, **kwargs)
+
+
+def browser():
+    return Browser()
+
+
 @pytest.fixture
 def client():
-    """A browser talking HTTPS to the API host, as in production."""
-    return Client(HTTP_HOST=API_HOST, SERVER_PORT="443", **{"wsgi.url_scheme": "https"})
+    return browser()
+
+
+@pytest.fixture
+def client_factory():
+    """Make more browsers, each with its own cookies."""
+    return browser
+
+
+@pytest.fixture(scope="session")
+def fake_patreon_server():
+    with FakePatreon(campaign_id="9000001") as fake:
+        yield fake
+
+
+@pytest.fixture
+def fake_patreon(fake_patreon_server, settings):
+    """The fake Patreon, with our settings pointing at it, reset after the test."""
+    settings.PATREON_BASE_URL = fake_patreon_server.base_url
+    yield fake_patreon_server
+    fake_patreon_server.clear_faults()
+    fake_patreon_server.clear_requests()

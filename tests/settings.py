@@ -25,3 +25,7 @@ from ventures.settings import *  # noqa: E402, F403
 
 # Hashing is not what these tests are about.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Static files come from the apps' folders; production serves collectstatic's.
+STATIC_ROOT = None
+WHITENOISE_AUTOREFRESH = True

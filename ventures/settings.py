@@ -73,6 +73,23 @@ TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 if TRUSTED_PROXIES:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# SESSIONS
+# ------------------------------------------------------------------------------
+# Rows in accounts_session, keyed by a hash of the cookie's key, with an owner
+# (accounts.session_store). Timeouts are enforced on the server, in seconds.
+SESSION_ENGINE = "accounts.session_store"
+SESSION_ABSOLUTE_TIMEOUT = env.int("SESSION_ABSOLUTE_TIMEOUT", default=7 * 24 * 3600)
+SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=24 * 3600)
+STAFF_SESSION_ABSOLUTE_TIMEOUT = env.int(
+    "STAFF_SESSION_ABSOLUTE_TIMEOUT", default=12 * 3600
+)
+STAFF_SESSION_IDLE_TIMEOUT = env.int("STAFF_SESSION_IDLE_TIMEOUT", default=30 * 60)
+# Last-seen, IP and user agent are written at most this often per session.
+SESSION_ACTIVITY_INTERVAL = env.int("SESSION_ACTIVITY_INTERVAL", default=5 * 60)
+# Ending one's other sessions needs a login at most this old.
+SESSION_RECENT_LOGIN = env.int("SESSION_RECENT_LOGIN", default=5 * 60)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
+
 # COOKIES
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/ref/settings/#sessions
@@ -109,10 +126,13 @@ INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
-    "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "corsheaders",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.patreon",
     "ventures",
     "accounts",
 ]
@@ -121,17 +141,20 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    "accounts.middleware.SessionActivityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
 ]
 
 ROOT_URLCONF = "ventures.urls"
 WSGI_APPLICATION = "ventures.wsgi.application"
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")
+CSRF_FAILURE_VIEW = "accounts.errors.csrf_failure"
 
 TEMPLATES = [
     {
@@ -195,6 +218,28 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
+# AUTHENTICATION
+# ------------------------------------------------------------------------------
+# https://docs.allauth.org/en/latest/account/configuration.html
+AUTH_USER_MODEL = "accounts.User"
+AUTHENTICATION_BACKENDS = ["accounts.backends.AuthenticationBackend"]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = FRONTEND_ORIGINS[0] if FRONTEND_ORIGINS else "/"
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+# Patreon is the only way in: no local passwords, signup or email flows.
+SOCIALACCOUNT_ONLY = True
+ACCOUNT_EMAIL_VERIFICATION = "none"
+# Accounts are keyed on the Patreon user id. Email is not an identifier here,
+# so two Patreon accounts may share one and nothing is ever linked by it.
+ACCOUNT_UNIQUE_EMAIL = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_REQUESTS_TIMEOUT = env.float("PATREON_TIMEOUT", default=5.0)
+# allauth's default cookie+session storage would add an unprefixed cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
 # PATREON
 # ------------------------------------------------------------------------------
 # Every Patreon URL derives from the base URL, so development and tests can
@@ -206,3 +251,9 @@ PATREON_BASE_URL = env.str(
 PATREON_CLIENT_ID = env.str("PATREON_CLIENT_ID", default="")
 PATREON_CLIENT_SECRET = env.str("PATREON_CLIENT_SECRET", default="")
 PATREON_CAMPAIGN_ID = env.str("PATREON_CAMPAIGN_ID", default="")
+SOCIALACCOUNT_PROVIDERS = {
+    "patreon": {
+        "provider_class": "accounts.patreon.provider.PatreonProvider",
+        "APPS": [{"client_id": PATREON_CLIENT_ID, "secret": PATREON_CLIENT_SECRET}],
+    }
+}

@@ -1,0 +1,41 @@
+"""
+Named authentication events, one log line each, for operators and alerts.
+
+Every event carries who (user id, Patreon id), from where (client IP) and
+the outcome, and never a token or a session key.
+"""
+
+import logging
+
+logger = logging.getLogger("ventures.auth")
+
+LOGIN_SUCCEEDED = "login_succeeded"
+LOGIN_FAILED = "login_failed"
+LOGGED_OUT = "logged_out"
+SESSION_EXPIRED = "session_expired"
+SESSIONS_REVOKED = "sessions_revoked"
+
+
+def emit(
+    event, request=None, *, user=None, patreon_id=None, level=logging.INFO, **fields
+):
+    """Log ``event`` with its context as structured fields."""
+    if user is not None and patreon_id is None:
+        membership = getattr(user, "patreon", None) if user.pk else None
+        patreon_id = getattr(membership, "patreon_id", None)
+    context = {
+        "event": event,
+        "user_id": getattr(user, "pk", None),
+        "patreon_id": patreon_id,
+        "ip": request.META.get("REMOTE_ADDR") if request is not None else None,
+        **fields,
+    }
+    logger.log(
+        level,
+        "%s %s",
+        event,
+        " ".join(
+            f"{k}={v}" for k, v in context.items() if k != "event" and v is not None
+        ),
+        extra=context,
+    )

@@ -1,0 +1,49 @@
+"""Session timeouts and activity, enforced on the server for every request."""
+
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.models import AnonymousUser
+from django.utils import timezone
+
+from accounts import events
+from accounts.network import client_ip
+from accounts.session_store import Client, Limits, current_client
+
+
+class SessionActivityMiddleware:
+    """
+    Place it before SessionMiddleware: it names the client for the whole
+    request (so rows created while the response is saved still get it), and
+    its ``process_view`` runs once the user is known, before any view.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = current_client.set(
+            Client(client_ip(request), request.META.get("HTTP_USER_AGENT", ""))
+        )
+        try:
+            return self.get_response(request)
+        finally:
+            current_client.reset(token)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        session = request.session
+        user = request.user
+        if not user.is_authenticated:
+            if SESSION_KEY in session:
+                # The owner was deleted or deactivated: the session is dead.
+                session.flush()
+            return None
+        session.limits = Limits.for_user(user)
+        if session.is_expired():
+            events.emit(events.SESSION_EXPIRED, request, user=user)
+            session.flush()
+            request.user = AnonymousUser()
+            return None
+        interval = settings.SESSION_ACTIVITY_INTERVAL
+        if (timezone.now() - session.last_seen).total_seconds() >= interval:
+            session.touch()
+        return None

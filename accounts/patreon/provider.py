@@ -1,0 +1,45 @@
+"""
+Our Patreon provider, registered under allauth's id ``patreon`` through
+``SOCIALACCOUNT_PROVIDERS["patreon"]["provider_class"]``.
+
+allauth's own asks patrons for creator scopes and speaks API v1 by default;
+this one asks only who the person is and reads API v2.
+"""
+
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.providers.patreon.provider import (
+    PatreonProvider as AllauthPatreonProvider,
+)
+
+from accounts.patreon.views import PatreonOAuth2Adapter
+
+
+class PatreonProvider(AllauthPatreonProvider):
+    oauth2_adapter_class = PatreonOAuth2Adapter
+
+    def get_default_scope(self):
+        return ["identity", "identity[email]"]
+
+    def extract_uid(self, data):
+        return str(data["id"])
+
+    def extract_common_fields(self, data):
+        attributes = data.get("attributes", {})
+        return {
+            "email": attributes.get("email"),
+            "first_name": attributes.get("first_name") or "",
+            "last_name": attributes.get("last_name") or "",
+            "name": attributes.get("full_name") or "",
+        }
+
+    def extract_email_addresses(self, data):
+        attributes = data.get("attributes", {})
+        email = attributes.get("email")
+        if not email:
+            return []
+        # Trusted only when Patreon says so; never used to link accounts.
+        verified = attributes.get("is_email_verified") is True
+        return [EmailAddress(email=email, verified=verified, primary=True)]
+
+
+provider_classes = [PatreonProvider]

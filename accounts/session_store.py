@@ -1,0 +1,227 @@
+"""
+Database sessions with an owner, keyed hashes and server-side timeouts.
+
+``SESSION_ENGINE = "accounts.session_store"``. Django's database store,
+extended through its documented hooks, with three changes:
+
+- The row's primary key is an HMAC of the cookie's session key (as Rails has
+  done since CVE-2019-16782): whoever reads the table, a log or an admin URL
+  still cannot present a live session. Keys signed with a SECRET_KEY_FALLBACKS
+  entry are found too and re-keyed, so a key rotation logs nobody out.
+- Each row records its owner, when it was created and last seen, and from
+  which IP address and user agent. Django rewrites every column on each save,
+  so these live on the store and are written back every time.
+- Expiry is policy, not cookie age: the earlier of last activity plus the idle
+  limit and creation plus the absolute limit (``Limits``); activity never
+  extends a session past its absolute limit.
+"""
+
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore as DBStore
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from accounts.models import USER_AGENT_MAX_LENGTH
+
+
+@dataclass(frozen=True)
+class Client:
+    """Where the request being served comes from."""
+
+    ip: str | None
+    user_agent: str
+
+
+# Set by accounts.middleware for each request. Stores are created in places
+# that never see the request (allauth re-creates request.session), so the
+# client travels with the request's context instead of the store.
+current_client = ContextVar("current_client", default=None)
+NO_CLIENT = Client(None, "")  # management commands, shells
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long a session may live in all, and without activity."""
+
+    absolute: timedelta
+    idle: timedelta
+
+    @classmethod
+    def for_user(cls, user):
+        """Staff sessions are short; everyone else's follow the people limits."""
+        if user is not None and user.is_staff:
+            return cls(
+                timedelta(seconds=settings.STAFF_SESSION_ABSOLUTE_TIMEOUT),
+                timedelta(seconds=settings.STAFF_SESSION_IDLE_TIMEOUT),
+            )
+        return cls(
+            timedelta(seconds=settings.SESSION_ABSOLUTE_TIMEOUT),
+            timedelta(seconds=settings.SESSION_IDLE_TIMEOUT),
+        )
+
+
+def hash_key(session_key, secret=None):
+    """The keyed hash that stands for ``session_key`` in the database."""
+    return salted_hmac(
+        "accounts.session_store", session_key, secret=secret, algorithm="sha256"
+    ).hexdigest()
+
+
+def _hashes(session_key):
+    """The key's hash under SECRET_KEY first, then under each fallback."""
+    return [
+        hash_key(session_key, secret)
+        for secret in [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    ]
+
+
+class SessionStore(DBStore):
+    def __init__(self, session_key=None):
+        super().__init__(session_key)
+        self.limits = Limits.for_user(None)
+        self._forget_row()
+
+    @classmethod
+    def get_model_class(cls):
+        from accounts.models import Session
+
+        return Session
+
+    def _forget_row(self):
+        self.created_at = self.last_seen = self.ip = None
+        self.user_agent = ""
+
+    def _remember_row(self, row, hashes):
+        self.created_at, self.last_seen = row.created_at, row.last_seen
+        self.ip, self.user_agent = row.ip, row.user_agent
+        if row.session_key != hashes[0]:
+            # Found under a fallback secret: re-key it under the current one.
+            self.model.objects.filter(pk=row.pk).update(session_key=hashes[0])
+
+    def _get_session_from_db(self):
+        hashes = _hashes(self.session_key)
+        row = self.model.objects.filter(
+            session_key__in=hashes, expire_date__gt=timezone.now()
+        ).first()
+        if row is None:
+            self._session_key = None
+            return None
+        self._remember_row(row, hashes)
+        return row
+
+    async def _aget_session_from_db(self):
+        hashes = _hashes(self.session_key)
+        row = await self.model.objects.filter(
+            session_key__in=hashes, expire_date__gt=timezone.now()
+        ).afirst()
+        if row is None:
+            self._session_key = None
+            return None
+        self._remember_row(row, hashes)
+        return row
+
+    def exists(self, session_key):
+        return self.model.objects.filter(session_key=hash_key(session_key)).exists()
+
+    async def aexists(self, session_key):
+        return await self.model.objects.filter(
+            session_key=hash_key(session_key)
+        ).aexists()
+
+    def create(self):
+        # A new key (a new session, or cycle_key() at login) starts a new life.
+        self._forget_row()
+        super().create()
+
+    async def acreate(self):
+        self._forget_row()
+        await super().acreate()
+
+    def touch(self):
+        """Record activity from the current client; the idle limit restarts."""
+        client = current_client.get() or NO_CLIENT
+        self.last_seen = timezone.now()
+        self.ip, self.user_agent = client.ip, client.user_agent[:USER_AGENT_MAX_LENGTH]
+        self.modified = True
+
+    def get_expiry_date(self, **kwargs):
+        """When this session ends: idle or absolute limit, whichever is first."""
+        now = timezone.now()
+        return min(
+            (self.last_seen or now) + self.limits.idle,
+            (self.created_at or now) + self.limits.absolute,
+        )
+
+    def get_expiry_age(self, **kwargs):
+        remaining = self.get_expiry_date() - timezone.now()
+        return max(0, int(remaining.total_seconds()))
+
+    def is_expired(self):
+        """Whether the (already loaded) session is past one of its limits."""
+        return self.created_at is not None and self.get_expiry_date() <= timezone.now()
+
+    def create_model_instance(self, data):
+        if self.created_at is None:
+            self.touch()
+            self.created_at = self.last_seen
+        return self.model(
+            session_key=hash_key(self._get_or_create_session_key()),
+            session_data=self.encode(data),
+            expire_date=self.get_expiry_date(),
+            user_id=data.get(SESSION_KEY),
+            created_at=self.created_at,
+            last_seen=self.last_seen,
+            ip=self.ip,
+            user_agent=self.user_agent,
+        )
+
+    async def acreate_model_instance(self, data):
+        await self._aget_or_create_session_key()
+        return self.create_model_instance(data)
+
+    def delete(self, session_key=None):
+        if session_key is None:
+            if self.session_key is None:
+                return
+            session_key = self.session_key
+        self.model.objects.filter(session_key__in=_hashes(session_key)).delete()
+
+    async def adelete(self, session_key=None):
+        if session_key is None:
+            if self.session_key is None:
+                return
+            session_key = self.session_key
+        await self.model.objects.filter(session_key__in=_hashes(session_key)).adelete()
+
+    @classmethod
+    def revoke(cls, sessions):
+        """End every session in the queryset ``sessions``; return how many."""
+        count, _ = sessions.delete()
+        return count
+
+    @classmethod
+    def clear_expired(cls, batch_size=1000, progress=None):
+        """
+        Delete expired sessions in batches of ``batch_size`` rows, each in its
+        own short transaction, so a million expired rows never become one
+        long lock. ``progress(deleted_so_far)`` is called after each batch.
+        """
+        model = cls.get_model_class()
+        now = timezone.now()
+        deleted = 0
+        while True:
+            batch = list(
+                model.objects.filter(expire_date__lt=now).values_list("pk", flat=True)[
+                    :batch_size
+                ]
+            )
+            if not batch:
+                return deleted
+            deleted += model.objects.filter(pk__in=batch).delete()[0]
+            if progress is not None:
+                progress(deleted)

@@ -1,0 +1,22 @@
+"""Pages people see in the browser."""
+
+from django.shortcuts import render
+
+from accounts import redirects
+
+
+def login_page(request):
+    """
+    The "Log in with Patreon" page the frontend sends people to.
+
+    Its button POSTs (with a CSRF token) to start the OAuth flow: a GET could
+    be triggered by any site and log people in as someone else.
+    """
+    next_url = request.GET.get("next", "")
+    if not redirects.is_allowed_next(next_url):
+        next_url = ""
+    return render(
+        request,
+        "accounts/login.html",
+        {"next": next_url, "user": request.user},
+    )

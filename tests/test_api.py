@@ -1,0 +1,191 @@
+"""The JSON auth API, as the frontend and a hostile origin see it."""
+
+import pytest
+
+from tests.conftest import FRONTEND_ORIGIN
+from tests.patreon import log_in
+
+pytestmark = pytest.mark.django_db
+
+EVIL_ORIGIN = "https://evil.example"
+
+
+@pytest.fixture
+def patron(client, fake_patreon):
+    """The client, logged in as patron 1001."""
+    log_in(client, "1001")
+    return client
+
+
+def csrf_token(client):
+    return client.get("/api/auth/csrf").json()["csrf_token"]
+
+
+def test_me_logged_out_is_401_json_with_a_login_url(client):
+    response = client.get("/api/auth/me")
+    assert response.status_code == 401
+    assert response.json() == {
+        "authenticated": False,
+        "login_url": "https://api.ventures.test/login",
+    }
+
+
+def test_me_logged_in_has_the_documented_shape(patron):
+    body = patron.get("/api/auth/me").json()
+    assert set(body) == {"authenticated", "user", "patreon", "session"}
+    assert set(body["user"]) == {"id", "username", "email", "name", "avatar_url"}
+    assert set(body["patreon"]) == {
+        "id",
+        "patron_status",
+        "tiers",
+        "entitled_amount_cents",
+        "campaign_id",
+    }
+    assert set(body["patreon"]["tiers"][0]) == {"id", "title", "amount_cents"}
+    assert set(body["session"]) == {"created_at", "expires_at"}
+    assert body["user"]["name"] == "Ada Lovelace"
+
+
+@pytest.mark.parametrize("logged_in", [False, True])
+def test_me_is_never_cached_and_varies_by_cookie(client, fake_patreon, logged_in):
+    if logged_in:
+        log_in(client, "1001")
+    response = client.get("/api/auth/me")
+    cache_control = {v.strip() for v in response["Cache-Control"].split(",")}
+    assert {"no-store", "private"} <= cache_control
+    assert "Cookie" in response["Vary"]
+
+
+def test_me_costs_at_most_two_queries(patron, django_assert_max_num_queries):
+    with django_assert_max_num_queries(2):
+        assert patron.get("/api/auth/me").status_code == 200
+
+
+def test_logout_needs_a_csrf_token(patron):
+    response = patron.post("/api/auth/logout")
+    assert response.status_code == 403
+    assert response.json()["error"] == "csrf_failed"
+    assert patron.get("/api/auth/me").status_code == 200
+
+
+def test_logout_with_the_token_ends_the_session(patron):
+    response = patron.post("/api/auth/logout", HTTP_X_CSRFTOKEN=csrf_token(patron))
+    assert response.status_code == 200
+    assert patron.get("/api/auth/me").status_code == 401
+
+
+def test_frontend_logout_from_its_origin_works(patron):
+    response = patron.post(
+        "/api/auth/logout",
+        HTTP_X_CSRFTOKEN=csrf_token(patron),
+        HTTP_ORIGIN=FRONTEND_ORIGIN,
+    )
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == FRONTEND_ORIGIN
+
+
+def test_logout_from_a_foreign_origin_fails_csrf_even_with_the_token(patron):
+    response = patron.post(
+        "/api/auth/logout",
+        HTTP_X_CSRFTOKEN=csrf_token(patron),
+        HTTP_ORIGIN=EVIL_ORIGIN,
+    )
+    assert response.status_code == 403
+    assert "Access-Control-Allow-Origin" not in response
+    assert patron.get("/api/auth/me").status_code == 200
+
+
+def test_listed_origin_gets_cors_with_credentials(patron):
+    response = patron.get("/api/auth/me", HTTP_ORIGIN=FRONTEND_ORIGIN)
+    assert response["Access-Control-Allow-Origin"] == FRONTEND_ORIGIN
+    assert response["Access-Control-Allow-Credentials"] == "true"
+    assert "origin" in response["Vary"].lower()
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        EVIL_ORIGIN,
+        "null",
+        "http://ventures.test",
+        "https://ventures.test.evil.example",
+        "https://evil.ventures.test",
+    ],
+)
+def test_other_origins_get_no_cors_headers(patron, origin):
+    response = patron.get("/api/auth/me", HTTP_ORIGIN=origin)
+    assert "Access-Control-Allow-Origin" not in response
+    assert "Access-Control-Allow-Credentials" not in response
+
+
+def test_preflight_from_the_frontend_allows_the_csrf_header(client):
+    response = client.options(
+        "/api/auth/logout",
+        HTTP_ORIGIN=FRONTEND_ORIGIN,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="x-csrftoken",
+    )
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == FRONTEND_ORIGIN
+    assert "x-csrftoken" in response["Access-Control-Allow-Headers"]
+
+
+def test_cors_stays_off_outside_the_api(client):
+    response = client.get("/login", HTTP_ORIGIN=FRONTEND_ORIGIN)
+    assert "Access-Control-Allow-Origin" not in response
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("post", "/api/auth/me"),
+        ("delete", "/api/auth/me"),
+        ("get", "/api/auth/logout"),
+        ("put", "/api/auth/csrf"),
+    ],
+)
+def test_wrong_method_is_405_json(client, method, path):
+    token = csrf_token(client)
+    response = getattr(client, method)(path, HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 405
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"] == "method_not_allowed"
+    assert response["Allow"]
+
+
+def test_unknown_api_path_is_404_json(client):
+    response = client.get("/api/auth/nothing-here")
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+def test_unknown_page_is_a_friendly_404_page(client):
+    response = client.get("/nothing-here")
+    assert response.status_code == 404
+    assert b"There is nothing here" in response.content
+
+
+def test_csrf_endpoint_sets_a_host_only_secure_cookie(client, settings):
+    response = client.get("/api/auth/csrf")
+    cookie = response.cookies[settings.CSRF_COOKIE_NAME]
+    assert settings.CSRF_COOKIE_NAME == "__Host-csrftoken"
+    assert cookie["secure"]
+    assert cookie["httponly"]
+    assert not cookie["domain"]
+    assert response.json()["csrf_token"]
+
+
+def test_session_cookie_has_production_flags(patron, settings):
+    cookie = patron.cookies[settings.SESSION_COOKIE_NAME]
+    assert settings.SESSION_COOKIE_NAME == "__Host-sessionid"
+    assert cookie["secure"]
+    assert cookie["httponly"]
+    assert cookie["samesite"] == "Lax"
+    assert cookie["path"] == "/"
+    assert not cookie["domain"]
+
+
+def test_healthz_answers_without_the_database(client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = client.get("/healthz")
+    assert response.json() == {"status": "ok"}

@@ -1,0 +1,272 @@
+"""Log in with Patreon, end to end over real HTTP to the fake Patreon."""
+
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from accounts.models import PatreonMembership, User
+from tests.conftest import FRONTEND_ORIGIN
+from tests.patreon import consent, log_in, path_of, start_login
+
+pytestmark = pytest.mark.django_db
+
+
+def me(client):
+    return client.get("/api/auth/me")
+
+
+def test_login_page_starts_the_flow_with_a_post(client):
+    page = client.get("/login")
+    assert b'method="post"' in page.content
+    assert b"Log in with Patreon" in page.content
+    # A GET must not start a login: another site could trigger it.
+    assert client.get("/accounts/patreon/login/").status_code != 302
+
+
+def test_authorize_request_asks_for_identity_only(client, fake_patreon):
+    url = start_login(client)
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    assert url.startswith(f"{fake_patreon.base_url}/oauth2/authorize?")
+    assert set(query["scope"][0].split()) == {"identity", "identity[email]"}
+    assert query["redirect_uri"] == [
+        "https://api.ventures.test/api/auth/patreon/callback"
+    ]
+    assert query["client_id"] == ["fake-client-id"]
+    assert query["state"][0]
+
+
+def test_whole_flow_shows_the_patrons_own_id_and_tiers(client, fake_patreon):
+    response = log_in(client, "1001")
+    assert response.status_code == 302
+    assert response["Location"] == FRONTEND_ORIGIN
+    body = me(client).json()
+    assert body["authenticated"] is True
+    assert body["patreon"]["id"] == "1001"
+    assert body["patreon"]["patron_status"] == "active_patron"
+    assert body["patreon"]["campaign_id"] == "9000001"
+    assert body["patreon"]["tiers"]
+    assert body["patreon"]["entitled_amount_cents"] > 0
+    assert body["user"]["email"]
+
+
+def test_identity_call_asks_for_exact_fields_and_includes(client, fake_patreon):
+    log_in(client, "1001")
+    [call] = [r for r in fake_patreon.requests if r["path"].endswith("/identity")]
+    query = call["query"]
+
+    def values(name):
+        # Query values may come back as a string or a one-item list.
+        value = query[name]
+        return (value[0] if isinstance(value, list) else value).split(",")
+
+    assert set(values("include")) == {
+        "memberships.currently_entitled_tiers",
+        "memberships.campaign",
+    }
+    assert "email" in values("fields[user]")
+    assert "patron_status" in values("fields[member]")
+    assert set(values("fields[tier]")) == {"title", "amount_cents"}
+
+
+def test_membership_of_our_campaign_is_picked_not_the_first(
+    client, fake_patreon, settings
+):
+    patron = "1007"  # a patron of another campaign too
+    log_in(client, patron)
+    body = me(client).json()
+    assert body["patreon"]["campaign_id"] == settings.PATREON_CAMPAIGN_ID
+    assert body["patreon"]["patron_status"] == "active_patron"
+
+
+def test_membership_snapshot_is_stored(client, fake_patreon):
+    log_in(client, "1001")
+    snapshot = PatreonMembership.objects.get(patreon_id="1001")
+    assert snapshot.patron_status == "active_patron"
+    assert snapshot.tiers == me(client).json()["patreon"]["tiers"]
+    assert snapshot.checked_at is not None
+
+
+def test_unverified_email_is_not_trusted(client, fake_patreon):
+    from allauth.account.models import EmailAddress
+
+    patron = "1006"  # email not verified
+    log_in(client, patron)
+    user = User.objects.get(patreon__patreon_id=patron)
+    assert not EmailAddress.objects.filter(user=user, verified=True).exists()
+
+
+def test_same_patron_twice_gets_one_account(client, fake_patreon, client_factory):
+    log_in(client, "1001")
+    other = client_factory()
+    log_in(other, "1001")
+    assert User.objects.filter(patreon__patreon_id="1001").count() == 1
+    assert me(client).json()["user"]["id"] == me(other).json()["user"]["id"]
+
+
+def test_accounts_are_never_linked_by_email(client, fake_patreon, django_user_model):
+    """A local user with the patron's email stays a different account."""
+    django_user_model.objects.create(username="squatter", email="ada@example.test")
+    log_in(client, "1001")
+    assert me(client).json()["user"]["username"] != "squatter"
+
+
+def test_two_patrons_interleaved_each_see_their_own_id(client_factory, fake_patreon):
+    alice, bob = client_factory(), client_factory()
+    alice_url, bob_url = start_login(alice), start_login(bob)
+    bob_callback = consent(bob_url, "100002")
+    alice_callback = consent(alice_url, "100001")
+    alice.get(path_of(alice_callback))
+    bob.get(path_of(bob_callback))
+    assert me(alice).json()["patreon"]["id"] == "100001"
+    assert me(bob).json()["patreon"]["id"] == "100002"
+
+
+def test_next_is_honoured_for_a_frontend_page(client, fake_patreon):
+    response = log_in(client, "1001", next_url=f"{FRONTEND_ORIGIN}/account?tab=1")
+    assert response["Location"] == f"{FRONTEND_ORIGIN}/account?tab=1"
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example/",
+        "https://evil.ventures.test/",
+        "http://ventures.test/",
+        "javascript:alert(1)",
+        "https://ventures.test.evil.example/",
+    ],
+)
+def test_open_redirect_through_next_is_refused(client, fake_patreon, next_url):
+    response = log_in(client, "1001", next_url=next_url)
+    assert response["Location"] == FRONTEND_ORIGIN
+
+
+def test_session_key_before_login_is_dead_after_it(client, fake_patreon, settings):
+    start_login(client)  # the flow's state makes an anonymous session
+    before = client.cookies[settings.SESSION_COOKIE_NAME].value
+    assert before
+    log_in(client, "1001")
+    after = client.cookies[settings.SESSION_COOKIE_NAME].value
+    assert after != before
+    client.cookies[settings.SESSION_COOKIE_NAME] = before
+    assert me(client).status_code == 401
+
+
+def test_logout_then_replaying_the_old_cookie_gets_401(client, fake_patreon, settings):
+    log_in(client, "1001")
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    token = client.get("/api/auth/csrf").json()["csrf_token"]
+    response = client.post("/api/auth/logout", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 200
+    assert me(client).status_code == 401
+    client.cookies[settings.SESSION_COOKIE_NAME] = cookie
+    assert me(client).status_code == 401
+
+
+def assert_friendly_failure(response):
+    assert response.status_code in (200, 302, 401)
+    if response.status_code != 302:
+        assert b"<html" in response.content
+        assert b"Traceback" not in response.content
+        assert b"We could not log you in" in response.content
+
+
+def test_tampered_state_is_refused(client, fake_patreon):
+    callback = consent(start_login(client))
+    response = client.get(path_of(callback.replace("state=", "state=x")))
+    assert_friendly_failure(response)
+    assert me(client).status_code == 401
+    assert not User.objects.exists()
+
+
+def test_replayed_state_and_code_are_refused(client, fake_patreon, client_factory):
+    callback = consent(start_login(client))
+    client.get(path_of(callback))
+    assert me(client).status_code == 200
+    # The same callback again, in the same browser and in another one.
+    other = client_factory()
+    for browser in (client, other):
+        assert_friendly_failure(browser.get(path_of(callback)))
+    assert me(other).status_code == 401
+
+
+def test_replayed_code_is_refused_by_patreon(client, fake_patreon):
+    """A code seen once (in a log, a Referer) cannot be redeemed again."""
+    used = parse_qs(urlsplit(consent(start_login(client))).query)
+    client.get(
+        f"/api/auth/patreon/callback?code={used['code'][0]}&state={used['state'][0]}"
+    )
+    assert me(client).status_code == 200
+    fresh = parse_qs(urlsplit(consent(start_login(client))).query)
+    response = client.get(
+        f"/api/auth/patreon/callback?code={used['code'][0]}&state={fresh['state'][0]}"
+    )
+    assert_friendly_failure(response)
+
+
+def test_denied_consent_lands_on_a_friendly_page(client, fake_patreon):
+    callback = consent(start_login(client), decision="deny")
+    response = client.get(path_of(callback), follow=True)
+    assert response.status_code == 200
+    assert b"Login cancelled" in response.content
+    assert not User.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "mode"),
+    [
+        ("token", "server_error"),
+        ("token", "malformed"),
+        ("token", "unauthorized"),
+        ("token", "rate_limited"),
+        ("identity", "server_error"),
+        ("identity", "malformed"),
+        ("identity", "nodata"),
+        ("identity", "unauthorized"),
+        ("identity", "rate_limited"),
+    ],
+)
+def test_patreon_failure_lands_on_a_friendly_page(
+    client, fake_patreon, caplog, endpoint, mode
+):
+    callback = consent(start_login(client))
+    fake_patreon.set_fault(endpoint, mode)
+    response = client.get(path_of(callback))
+    assert response.status_code == 401
+    assert_friendly_failure(response)
+    assert me(client).status_code == 401
+    assert not User.objects.exists()
+    [record] = [r for r in caplog.records if getattr(r, "event", "") == "login_failed"]
+    assert record.reason
+
+
+def test_patreon_timeout_lands_on_a_friendly_page(client, fake_patreon, settings):
+    settings.SOCIALACCOUNT_REQUESTS_TIMEOUT = 0.2
+    callback = consent(start_login(client))
+    fake_patreon.set_fault("identity", "slow", seconds=1)
+    response = client.get(path_of(callback))
+    assert_friendly_failure(response)
+    assert not User.objects.exists()
+
+
+def test_no_token_reaches_a_response_the_database_or_the_log(
+    client, fake_patreon, caplog
+):
+    from allauth.socialaccount.models import SocialAccount, SocialToken
+
+    caplog.set_level("DEBUG")
+    log_in(client, "1001")
+    body = me(client).content.decode()
+    # The fake's own record of what it issued (test-only introspection).
+    tokens = [*fake_patreon._access_tokens, *fake_patreon._refresh_tokens]
+    assert tokens
+    stored = json.dumps(list(SocialAccount.objects.values("extra_data")))
+    for token in tokens:
+        assert token not in body
+        assert token not in caplog.text
+        assert token not in stored
+    assert not SocialToken.objects.exists()
