@@ -5,6 +5,7 @@ One envelope: 200 with the user, or 401 with ``authenticated: false``.
 Responses about the logged-in user are never cached by anyone.
 """
 
+from django.conf import settings
 from django.contrib.auth import logout as auth_logout
 from django.http import JsonResponse
 from django.middleware.csrf import get_token
@@ -12,7 +13,7 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views import View
 
-from accounts import errors
+from accounts import errors, revocation
 
 
 def private(response):
@@ -91,6 +92,80 @@ class LogoutView(ApiView):
         return private(
             JsonResponse({"authenticated": False, "logged_out": was_authenticated})
         )
+
+
+def session_payload(row, current_key):
+    """One entry of the caller's session list: an opaque id, never a key."""
+    return {
+        "id": row.public_id,
+        "current": row.session_key == current_key,
+        "created_at": row.created_at.isoformat(),
+        "last_seen": row.last_seen.isoformat(),
+        "expires_at": row.expire_date.isoformat(),
+        "ip": row.ip,
+        "user_agent": row.user_agent,
+    }
+
+
+def needs_recent_login(request):
+    """403 with a re-login URL, for actions that need a fresh login."""
+    return errors.json_error(
+        403,
+        "recent_login_required",
+        "Log in again to end your other sessions.",
+        login_url=request.build_absolute_uri(reverse("login")),
+    )
+
+
+class AuthenticatedApiView(ApiView):
+    def dispatch(self, request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return private(logged_out(request))
+        return private(super().dispatch(request, *args, **kwargs))
+
+
+class SessionsView(AuthenticatedApiView):
+    def get(self, request):
+        """The caller's own active sessions, the current one marked."""
+        rows = revocation.active(request.user.sessions.order_by("-created_at"))
+        current = request.session.row_key
+        return JsonResponse({"sessions": [session_payload(r, current) for r in rows]})
+
+
+class SessionView(AuthenticatedApiView):
+    def delete(self, request, public_id):
+        """End one of the caller's sessions; another one needs a recent login."""
+        rows = [
+            r
+            for r in revocation.active(request.user.sessions.all())
+            if r.public_id == public_id
+        ]
+        if not rows:
+            return errors.json_error(404, "not_found", "No such session.")
+        [row] = rows
+        if row.session_key == request.session.row_key:
+            auth_logout(request)
+            return JsonResponse({"revoked": 1, "authenticated": False})
+        if not request.session.is_recent_login(settings.SESSION_RECENT_LOGIN):
+            return needs_recent_login(request)
+        count = revocation.revoke_sessions(
+            request.user.sessions.filter(pk=row.pk), by=request.user, request=request
+        )
+        return JsonResponse({"revoked": count, "authenticated": True})
+
+
+class RevokeOthersView(AuthenticatedApiView):
+    def post(self, request):
+        """End every session of the caller but this one (needs a recent login)."""
+        if not request.session.is_recent_login(settings.SESSION_RECENT_LOGIN):
+            return needs_recent_login(request)
+        count = revocation.revoke_user_sessions(
+            [request.user],
+            by=request.user,
+            request=request,
+            keep=request.session.row_key,
+        )
+        return JsonResponse({"revoked": count, "authenticated": True})
 
 
 def healthz(request):

@@ -142,6 +142,18 @@ class SessionStore(DBStore):
         self._forget_row()
         await super().acreate()
 
+    @property
+    def row_key(self):
+        """The primary key of this session's row, or None before it has one."""
+        return hash_key(self.session_key) if self.session_key else None
+
+    def is_recent_login(self, max_age):
+        """Whether this session began (at login) at most ``max_age`` seconds ago."""
+        return (
+            self.created_at is not None
+            and (timezone.now() - self.created_at).total_seconds() <= max_age
+        )
+
     def touch(self):
         """Record activity from the current client; the idle limit restarts."""
         client = current_client.get() or NO_CLIENT

@@ -50,3 +50,15 @@ def fake_patreon(fake_patreon_server, settings):
     yield fake_patreon_server
     fake_patreon_server.clear_faults()
     fake_patreon_server.clear_requests()
+
+
+@pytest.fixture
+def staff(django_user_model, client_factory):
+    """A browser logged in to the admin as a superuser."""
+    user = django_user_model.objects.create(
+        username="staffer", is_staff=True, is_superuser=True
+    )
+    browser = client_factory()
+    browser.force_login(user)
+    browser.user = user
+    return browser

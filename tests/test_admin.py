@@ -1,0 +1,224 @@
+"""Staff inspect and revoke sessions in the Django admin, over real HTTP."""
+
+import re
+
+import pytest
+from django.contrib.admin.models import LogEntry
+from django.urls import reverse
+
+from accounts.models import Session, User
+from tests.patreon import CSRF_INPUT, log_in
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "admin:accounts_session_changelist"
+
+
+def csrf(response):
+    return CSRF_INPUT.search(response.content.decode())[1]
+
+
+def me(client):
+    return client.get("/api/auth/me")
+
+
+@pytest.fixture
+def alice(client_factory, fake_patreon):
+    browser = client_factory()
+    log_in(browser, "100001")
+    return browser
+
+
+@pytest.fixture
+def bob(client_factory, fake_patreon):
+    browser = client_factory()
+    log_in(browser, "100002")
+    return browser
+
+
+def sessions_of(patreon_id):
+    return Session.objects.filter(user__patreon__patreon_id=patreon_id)
+
+
+def run_action(staff, url, action, pks):
+    page = staff.get(url)
+    return staff.post(
+        url,
+        {
+            "action": action,
+            "_selected_action": [str(pk) for pk in pks],
+            "csrfmiddlewaretoken": csrf(page),
+        },
+    )
+
+
+def test_staff_revokes_one_users_session_and_it_dies_on_the_next_request(
+    staff, alice, bob
+):
+    url = reverse(CHANGELIST)
+    [alice_session] = sessions_of("100001")
+    response = run_action(staff, url, "revoke_selected", [alice_session.pk])
+    assert response.status_code == 302
+    assert me(alice).status_code == 401
+    assert me(bob).json()["patreon"]["id"] == "100002"
+
+
+def test_revocation_is_in_the_admin_history(staff, alice):
+    [session] = sessions_of("100001")
+    run_action(staff, reverse(CHANGELIST), "revoke_selected", [session.pk])
+    entry = LogEntry.objects.get(object_id=str(session.user_id))
+    assert entry.user == staff.user
+    assert "Revoked 1 session(s)" in entry.get_change_message()
+
+
+def test_revoke_all_of_a_users_sessions_from_the_session_list(
+    staff, alice, client_factory, bob
+):
+    second = client_factory()
+    log_in(second, "100001")
+    [first, *_] = sessions_of("100001")
+    run_action(staff, reverse(CHANGELIST), "revoke_all_of_users", [first.pk])
+    assert me(alice).status_code == 401
+    assert me(second).status_code == 401
+    assert me(bob).status_code == 200
+    assert not sessions_of("100001").exists()
+
+
+def test_revoke_all_sessions_from_the_user_admin(staff, alice, bob):
+    user = User.objects.get(patreon__patreon_id="100001")
+    run_action(
+        staff, reverse("admin:accounts_user_changelist"), "revoke_sessions", [user.pk]
+    )
+    assert me(alice).status_code == 401
+    assert me(bob).status_code == 200
+
+
+def test_revoke_all_sessions_from_the_users_page(staff, alice, bob):
+    user = User.objects.get(patreon__patreon_id="100001")
+    page = staff.get(reverse("admin:accounts_user_change", args=[user.pk]))
+    assert b"Revoke all sessions" in page.content
+    response = staff.post(
+        reverse("admin:accounts_user_revoke_sessions", args=[user.pk]),
+        {"csrfmiddlewaretoken": csrf(page)},
+    )
+    assert response.status_code == 302
+    assert me(alice).status_code == 401
+    assert me(bob).status_code == 200
+
+
+def test_revoke_button_refuses_get(staff, alice):
+    user = User.objects.get(patreon__patreon_id="100001")
+    response = staff.get(reverse("admin:accounts_user_revoke_sessions", args=[user.pk]))
+    assert response.status_code == 403
+    assert me(alice).status_code == 200
+
+
+def test_revoke_every_session_asks_first_then_logs_everyone_out(staff, alice, bob):
+    url = reverse("admin:accounts_session_revoke_everything")
+    page = staff.get(url)
+    assert page.status_code == 200
+    assert b"Yes, revoke every session" in page.content
+    assert me(alice).status_code == 200  # nothing happened yet
+    response = staff.post(url, {"csrfmiddlewaretoken": csrf(page)})
+    assert response.status_code == 302
+    assert me(alice).status_code == 401
+    assert me(bob).status_code == 401
+    assert not Session.objects.exists()
+    assert LogEntry.objects.filter(object_repr="every session").exists()
+
+
+def test_session_list_shows_what_staff_need_and_never_session_data(staff, alice):
+    response = staff.get(reverse(CHANGELIST))
+    html = response.content.decode()
+    [session] = sessions_of("100001")
+    assert "100001" in html
+    assert "127.0.0.1" in html
+    assert "session_data" not in html
+    assert session.session_data not in html
+
+
+def test_session_detail_is_read_only_without_session_data(staff, alice):
+    [session] = sessions_of("100001")
+    response = staff.get(reverse("admin:accounts_session_change", args=[session.pk]))
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert session.session_data not in html
+    assert 'name="ip"' not in html  # shown, not editable
+
+
+def test_no_add_page_for_sessions(staff):
+    assert staff.get(reverse("admin:accounts_session_add")).status_code == 403
+
+
+@pytest.mark.parametrize("term", ["100001", "patron100001@example.test", "127.0"])
+def test_session_search_finds_by_patreon_id_email_and_ip(staff, alice, bob, term):
+    html = staff.get(reverse(CHANGELIST), {"q": term}).content.decode()
+    assert "100001" in html
+
+
+def test_session_search_by_patreon_id_excludes_others(staff, alice, bob):
+    html = staff.get(reverse(CHANGELIST), {"q": "100001"}).content.decode()
+    assert "100002" not in html
+
+
+@pytest.mark.parametrize(
+    "query", [{"state": "active"}, {"state": "expired"}, {"age": "1h"}, {"age": "older"}]
+)
+def test_session_filters_answer(staff, alice, query):
+    assert staff.get(reverse(CHANGELIST), query).status_code == 200
+
+
+def test_session_list_query_count_does_not_grow_with_rows(
+    staff, client_factory, fake_patreon, django_assert_max_num_queries
+):
+    def queries_for_list():
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as captured:
+            assert staff.get(reverse(CHANGELIST)).status_code == 200
+        return len(captured)
+
+    log_in(client_factory(), "100001")
+    few = queries_for_list()
+    for n in range(100002, 100012):
+        log_in(client_factory(), str(n))
+    assert queries_for_list() == few
+
+
+def test_admin_is_only_for_staff(alice):
+    response = alice.get(reverse(CHANGELIST))
+    assert response.status_code == 302
+    assert "/login/" in response["Location"]
+
+
+def test_admin_login_page_offers_patreon(client):
+    html = client.get(reverse("admin:login")).content.decode()
+    assert "Log in with Patreon" in html
+    assert re.search(r'action="/accounts/patreon/login/', html)
+
+
+def test_staff_log_in_to_the_admin_through_patreon(client, fake_patreon):
+    from django.core.management import call_command
+
+    log_in(client, "1002")
+    call_command("staff", "grant", "--patreon-id", "1002")
+    assert client.get(reverse(CHANGELIST)).status_code == 200
+
+
+def test_emergency_superuser_logs_in_with_a_password(client, django_user_model):
+    django_user_model.objects.create_superuser("root", "root@example.test", "s3cret!pw")
+    page = client.get(reverse("admin:login"))
+    response = client.post(
+        reverse("admin:login"),
+        {
+            "username": "root",
+            "password": "s3cret!pw",
+            "csrfmiddlewaretoken": re.findall(
+                r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()
+            )[-1],
+            "next": reverse("admin:index"),
+        },
+    )
+    assert response.status_code == 302
+    assert client.get(reverse(CHANGELIST)).status_code == 200
