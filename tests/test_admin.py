@@ -162,7 +162,8 @@ def test_session_search_by_patreon_id_excludes_others(staff, alice, bob):
 
 
 @pytest.mark.parametrize(
-    "query", [{"state": "active"}, {"state": "expired"}, {"age": "1h"}, {"age": "older"}]
+    "query",
+    [{"state": "active"}, {"state": "expired"}, {"age": "1h"}, {"age": "older"}],
 )
 def test_session_filters_answer(staff, alice, query):
     assert staff.get(reverse(CHANGELIST), query).status_code == 200

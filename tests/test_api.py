@@ -1,6 +1,9 @@
 """The JSON auth API, as the frontend and a hostile origin see it."""
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from tests.conftest import FRONTEND_ORIGIN
 from tests.patreon import log_in
@@ -189,3 +192,134 @@ def test_healthz_answers_without_the_database(client, django_assert_num_queries)
     with django_assert_num_queries(0):
         response = client.get("/healthz")
     assert response.json() == {"status": "ok"}
+
+
+@pytest.fixture
+def second_browser(client_factory, fake_patreon):
+    """Patron 1001 logged in a second time, in another browser."""
+    other = client_factory()
+    log_in(other, "1001")
+    return other
+
+
+def test_session_list_shows_own_sessions_with_the_current_one_marked(
+    patron, second_browser, client_factory
+):
+    log_in(client_factory(), "1002")  # someone else's session is not listed
+    body = patron.get("/api/auth/sessions").json()
+    assert len(body["sessions"]) == 2
+    assert [s["current"] for s in body["sessions"]].count(True) == 1
+    assert set(body["sessions"][0]) == {
+        "id",
+        "current",
+        "created_at",
+        "last_seen",
+        "expires_at",
+        "ip",
+        "user_agent",
+    }
+
+
+def test_session_list_exposes_no_key(patron, settings):
+    from accounts.models import Session
+
+    cookie = patron.cookies[settings.SESSION_COOKIE_NAME].value
+    text = patron.get("/api/auth/sessions").content.decode()
+    [row] = Session.objects.all()
+    assert cookie not in text
+    assert row.session_key not in text  # only a prefix of the hash, as an id
+
+
+def test_session_list_needs_a_login(client):
+    response = client.get("/api/auth/sessions")
+    assert response.status_code == 401
+    assert response.json()["authenticated"] is False
+
+
+def other_session_id(browser):
+    sessions = browser.get("/api/auth/sessions").json()["sessions"]
+    return next(s["id"] for s in sessions if not s["current"])
+
+
+def test_ending_another_own_session_right_after_login(patron, second_browser):
+    response = patron.delete(
+        f"/api/auth/sessions/{other_session_id(patron)}",
+        HTTP_X_CSRFTOKEN=csrf_token(patron),
+    )
+    assert response.status_code == 200
+    assert response.json()["revoked"] == 1
+    assert second_browser.get("/api/auth/me").status_code == 401
+    assert patron.get("/api/auth/me").status_code == 200
+
+
+def test_ending_the_current_session_logs_out(patron):
+    [current] = patron.get("/api/auth/sessions").json()["sessions"]
+    response = patron.delete(
+        f"/api/auth/sessions/{current['id']}", HTTP_X_CSRFTOKEN=csrf_token(patron)
+    )
+    assert response.json() == {"revoked": 1, "authenticated": False}
+    assert patron.get("/api/auth/me").status_code == 401
+
+
+def test_ending_sessions_needs_csrf(patron, second_browser):
+    response = patron.delete(f"/api/auth/sessions/{other_session_id(patron)}")
+    assert response.status_code == 403
+    assert second_browser.get("/api/auth/me").status_code == 200
+
+
+def test_ending_other_sessions_needs_a_recent_login(
+    patron, second_browser, time_machine
+):
+    token = csrf_token(patron)
+    target = other_session_id(patron)
+    # Six minutes on: both logins are older than SESSION_RECENT_LOGIN.
+    time_machine.move_to(timezone.now() + timedelta(minutes=6), tick=False)
+    for response in (
+        patron.delete(f"/api/auth/sessions/{target}", HTTP_X_CSRFTOKEN=token),
+        patron.post("/api/auth/sessions/revoke-others", HTTP_X_CSRFTOKEN=token),
+    ):
+        assert response.status_code == 403
+        body = response.json()
+        assert body["error"] == "recent_login_required"
+        assert body["login_url"] == "https://api.ventures.test/login"
+    assert second_browser.get("/api/auth/me").status_code == 200
+
+
+def test_a_user_can_never_end_someone_elses_session(patron, client_factory):
+    mallory = client_factory()
+    log_in(mallory, "1002")
+    victim_id = patron.get("/api/auth/sessions").json()["sessions"][0]["id"]
+    response = mallory.delete(
+        f"/api/auth/sessions/{victim_id}", HTTP_X_CSRFTOKEN=csrf_token(mallory)
+    )
+    assert response.status_code == 404
+    assert patron.get("/api/auth/me").status_code == 200
+
+
+def test_revoke_others_keeps_only_the_current_session(
+    patron, second_browser, client_factory
+):
+    bystander = client_factory()
+    log_in(bystander, "1002")
+    response = patron.post(
+        "/api/auth/sessions/revoke-others", HTTP_X_CSRFTOKEN=csrf_token(patron)
+    )
+    assert response.json() == {"revoked": 1, "authenticated": True}
+    assert patron.get("/api/auth/me").status_code == 200
+    assert second_browser.get("/api/auth/me").status_code == 401
+    assert bystander.get("/api/auth/me").status_code == 200
+
+
+def test_unknown_session_id_is_404_json(patron):
+    response = patron.delete(
+        "/api/auth/sessions/nope", HTTP_X_CSRFTOKEN=csrf_token(patron)
+    )
+    assert response.status_code == 404
+    assert response.json()["error"] == "not_found"
+
+
+def test_logout_leaves_no_row(patron):
+    from accounts.models import Session
+
+    patron.post("/api/auth/logout", HTTP_X_CSRFTOKEN=csrf_token(patron))
+    assert not Session.objects.exists()
