@@ -4,7 +4,6 @@ from django.core.management.base import BaseCommand, CommandError
 from accounts import revocation
 from accounts.models import User
 
-
 STAFF_GROUP = "Staff"
 # What staff need to inspect and revoke sessions and look after users.
 STAFF_PERMISSIONS = [
