@@ -4,6 +4,8 @@ import logging
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.models import SocialAccount
+from django.db import IntegrityError, transaction
 
 from accounts import events, redirects
 from accounts.patreon.identity import PatreonError
@@ -44,4 +46,21 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def populate_user(self, request, sociallogin, data):
         user = super().populate_user(request, sociallogin, data)
         user.name = data.get("name") or ""
+        # Unique by construction: no race between two signups choosing a
+        # username from the same display name.
+        user.username = f"patreon-{sociallogin.account.uid}"
         return user
+
+    def save_user(self, request, sociallogin, form=None):
+        try:
+            with transaction.atomic():
+                return super().save_user(request, sociallogin, form)
+        except IntegrityError:
+            # The same patron finished another login a moment ago (two tabs,
+            # a double click): that one created the account; log in to it.
+            account = SocialAccount.objects.select_related("user").get(
+                provider=sociallogin.account.provider, uid=sociallogin.account.uid
+            )
+            account.extra_data = sociallogin.account.extra_data
+            sociallogin.account, sociallogin.user = account, account.user
+            return account.user

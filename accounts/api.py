@@ -166,8 +166,3 @@ class RevokeOthersView(AuthenticatedApiView):
             keep=request.session.row_key,
         )
         return JsonResponse({"revoked": count, "authenticated": True})
-
-
-def healthz(request):
-    """The process is up; touches nothing else."""
-    return JsonResponse({"status": "ok"})

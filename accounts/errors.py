@@ -5,9 +5,12 @@ Never a stack trace, and the status code says what happened.
 """
 
 import logging
+import sys
 
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.shortcuts import render
+from django.urls import reverse
 
 logger = logging.getLogger(__name__)
 
@@ -17,8 +20,12 @@ MESSAGES = {
     403: "You are not allowed to do that.",
     404: "There is nothing here.",
     405: "That method is not allowed here.",
+    429: "Too many attempts. Please wait a moment and try again.",
     500: "Something went wrong on our side. It has been logged.",
+    503: "We are briefly unavailable. Please try again in a few seconds.",
 }
+# Seconds a client should wait while the database is unreachable.
+DATABASE_RETRY_AFTER = 5
 
 
 def json_error(status, code, detail=None, **extra):
@@ -30,18 +37,28 @@ def json_error(status, code, detail=None, **extra):
 
 
 def is_api(request):
-    return request.path.startswith("/api/")
-
-
-def _answer(request, status, code, detail=None):
-    if is_api(request):
-        return json_error(status, code, detail)
-    return render(
-        request,
-        "error.html",
-        {"status": status, "message": detail or MESSAGES[status]},
-        status=status,
+    """
+    Whether the request is an API call. The Patreon callback lives under
+    /api/ (the registered redirect URI) but is a page a browser navigates to.
+    """
+    return request.path.startswith("/api/") and request.path != reverse(
+        "patreon-api-callback"
     )
+
+
+def _answer(request, status, code, detail=None, retry_after=None):
+    if is_api(request):
+        response = json_error(status, code, detail)
+    else:
+        response = render(
+            request,
+            "error.html",
+            {"status": status, "message": detail or MESSAGES[status]},
+            status=status,
+        )
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 def bad_request(request, exception=None):
@@ -57,7 +74,24 @@ def page_not_found(request, exception=None):
 
 
 def server_error(request):
+    """
+    handler500, called while the exception is being handled: an unreachable
+    database is not a bug but an outage, so it gets 503 and Retry-After.
+    Django has already logged the exception with its traceback.
+    """
+    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+        logger.error(
+            "database unavailable: answering 503",
+            extra={"event": "database_unavailable"},
+        )
+        return _answer(
+            request, 503, "database_unavailable", retry_after=DATABASE_RETRY_AFTER
+        )
     return _answer(request, 500, "server_error")
+
+
+def too_many_requests(request, retry_after):
+    return _answer(request, 429, "rate_limited", retry_after=retry_after)
 
 
 def csrf_failure(request, reason=""):

@@ -7,6 +7,8 @@ the outcome, and never a token or a session key.
 
 import logging
 
+from accounts.network import client_ip
+
 logger = logging.getLogger("ventures.auth")
 
 LOGIN_SUCCEEDED = "login_succeeded"
@@ -14,6 +16,7 @@ LOGIN_FAILED = "login_failed"
 LOGGED_OUT = "logged_out"
 SESSION_EXPIRED = "session_expired"
 SESSIONS_REVOKED = "sessions_revoked"
+RATE_LIMITED = "rate_limited"
 
 
 def emit(
@@ -27,7 +30,7 @@ def emit(
         "event": event,
         "user_id": getattr(user, "pk", None),
         "patreon_id": patreon_id,
-        "ip": request.META.get("REMOTE_ADDR") if request is not None else None,
+        "ip": client_ip(request) if request is not None else None,
         **fields,
     }
     logger.log(

@@ -21,5 +21,4 @@ urlpatterns = [
     ),
     # The redirect URI registered with Patreon for the existing client.
     path("api/auth/patreon/callback", oauth2_callback, name="patreon-api-callback"),
-    path("healthz", api.healthz, name="healthz"),
 ]

@@ -1,10 +1,17 @@
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from fake_patreon.server import FakePatreon
 
 API_HOST = "api.ventures.test"
 FRONTEND_ORIGIN = "https://ventures.test"
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Rate-limit counters and other cache entries do not leak between tests."""
+    cache.clear()
 
 
 class Browser(Client):

@@ -29,3 +29,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Static files come from the apps' folders; production serves collectstatic's.
 STATIC_ROOT = None
 WHITENOISE_AUTOREFRESH = True
+
+# Every test client comes from 127.0.0.1; tests of the limits set their own.
+RATELIMITS = {"login": (10_000, 60), "callback": (10_000, 60)}

@@ -138,6 +138,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "ventures.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
@@ -189,6 +190,8 @@ if REDIS_URL:
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
+            # Fail fast when Redis is down: callers degrade instead of waiting.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
 
@@ -206,16 +209,26 @@ USE_TZ = True
 
 # LOGGING
 # ------------------------------------------------------------------------------
+# JSON lines in production (one event per line, for log search and alerts);
+# readable lines in development.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain" if DEBUG else "json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
+        "json": {"()": "ventures.logs.JsonFormatter"},
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
+    "filters": {"request_id": {"()": "ventures.logs.RequestIdFilter"}},
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "stdout": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        },
     },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["stdout"], "level": env.str("LOG_LEVEL", default="INFO")},
 }
 
 # AUTHENTICATION
@@ -239,6 +252,13 @@ SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_REQUESTS_TIMEOUT = env.float("PATREON_TIMEOUT", default=5.0)
 # allauth's default cookie+session storage would add an unprefixed cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
+
+# Login attempts per client IP: (hits, window in seconds). Shared across
+# instances through Redis when REDIS_URL is set.
+RATELIMITS = {
+    "login": (env.int("RATELIMIT_LOGIN", default=20), 60),
+    "callback": (env.int("RATELIMIT_CALLBACK", default=20), 60),
+}
 
 # PATREON
 # ------------------------------------------------------------------------------

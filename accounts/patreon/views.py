@@ -13,6 +13,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from accounts.patreon import identity
+from accounts.ratelimit import limit_per_ip
 
 logger = logging.getLogger(__name__)
 
@@ -57,5 +58,7 @@ class PatreonOAuth2Adapter(OAuth2Adapter):
         return self.get_provider().sociallogin_from_response(request, data)
 
 
-oauth2_login = OAuth2LoginView.adapter_view(PatreonOAuth2Adapter)
-oauth2_callback = OAuth2CallbackView.adapter_view(PatreonOAuth2Adapter)
+oauth2_login = limit_per_ip("login")(OAuth2LoginView.adapter_view(PatreonOAuth2Adapter))
+oauth2_callback = limit_per_ip("callback")(
+    OAuth2CallbackView.adapter_view(PatreonOAuth2Adapter)
+)

@@ -1,0 +1,54 @@
+"""Health and readiness probes."""
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+def test_healthz_needs_no_database(client, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        response = client.get("/healthz")
+    assert response.json() == {"status": "ok"}
+
+
+def test_probes_answer_plain_http_without_redirect():
+    from django.test import Client
+
+    plain = Client(HTTP_HOST="api.ventures.test")
+    assert plain.get("/healthz").status_code == 200
+    assert plain.get("/readyz").status_code == 200
+
+
+def test_readyz_checks_database_and_migrations(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ready",
+        "checks": {"database": "ok", "migrations": "ok", "cache": "not configured"},
+    }
+
+
+def test_readyz_reports_an_unreachable_redis(client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": settings.REDIS_URL,
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    assert response.json()["checks"]["cache"] == "unreachable"
+
+
+def test_probes_answer_only_get_and_head(client):
+    assert client.head("/healthz").status_code == 200
+    assert client.options("/healthz").status_code == 405
+
+
+def test_probes_are_silent_on_success(client, caplog):
+    caplog.set_level("INFO")
+    client.get("/healthz")
+    client.get("/readyz")
+    assert caplog.records == []

@@ -1,0 +1,67 @@
+"""Structured logs: JSON lines with the request id, and the startup policy line."""
+
+import json
+import logging
+
+import pytest
+
+from ventures.logs import (
+    JsonFormatter,
+    RequestIdFilter,
+    log_effective_policy,
+    secret_fingerprint,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def test_request_id_from_the_proxy_is_echoed(client):
+    response = client.get("/healthz", HTTP_X_REQUEST_ID="0123456789abcdef")
+    assert response["X-Request-ID"] == "0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    "incoming", ["", "short", "has spaces in it", "x" * 200, "a\nb" * 5]
+)
+def test_missing_or_odd_request_id_is_replaced(client, incoming):
+    response = client.get("/healthz", HTTP_X_REQUEST_ID=incoming)
+    assert response["X-Request-ID"] != incoming
+    assert len(response["X-Request-ID"]) == 32
+
+
+def test_log_lines_are_json_with_the_request_id(client, caplog):
+    caplog.handler.addFilter(RequestIdFilter())
+    client.post("/api/auth/logout", HTTP_X_REQUEST_ID="req-123456789")
+    [record] = [r for r in caplog.records if r.name == "accounts.errors"]
+    line = json.loads(JsonFormatter().format(record))
+    assert line["request_id"] == "req-123456789"
+    assert line["level"] == "WARNING"
+    assert "CSRF" in line["message"]
+
+
+def test_auth_events_carry_their_fields(client, fake_patreon, caplog):
+    from tests.patreon import log_in
+
+    log_in(client, "1001")
+    [record] = [
+        r for r in caplog.records if getattr(r, "event", "") == "login_succeeded"
+    ]
+    line = json.loads(JsonFormatter().format(record))
+    assert line["patreon_id"] == "1001"
+    assert line["ip"] == "127.0.0.1"
+    assert line["user_id"]
+
+
+def test_startup_line_states_the_policy_and_never_the_key(settings, caplog):
+    caplog.set_level(logging.INFO)
+    log_effective_policy()
+    [record] = [r for r in caplog.records if r.name == "ventures.policy"]
+    line = JsonFormatter().format(record)
+    fields = json.loads(line)
+    assert fields["session_cookie_name"] == "__Host-sessionid"
+    assert fields["session_cookie_samesite"] == "Lax"
+    assert fields["session_cookie_secure"] is True
+    assert fields["allowed_origins"] == ["https://ventures.test"]
+    assert fields["mode"] == "production"
+    assert fields["secret_key_fingerprint"] == secret_fingerprint(settings.SECRET_KEY)
+    assert settings.SECRET_KEY not in line

@@ -1,0 +1,73 @@
+"""
+Health for load balancers and orchestrators: cheap, JSON, silent on success.
+
+``/healthz`` says the process answers; ``/readyz`` says it can serve users:
+the database answers, its migrations are applied and the cache (Redis, when
+configured) answers. Neither needs a session or a login.
+"""
+
+import logging
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+from django.http import JsonResponse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+logger = logging.getLogger(__name__)
+
+# Once every migration is applied it stays so for this process's life, so
+# readiness checks the migration graph until then and one query after.
+_migrated = False
+
+
+def _database():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return "ok"
+
+
+def _migrations():
+    global _migrated
+    if not _migrated:
+        executor = MigrationExecutor(connection)
+        plan = executor.migration_plan(executor.loader.graph.leaf_nodes())
+        _migrated = not plan
+    return "ok" if _migrated else "pending"
+
+
+def _cache():
+    if not settings.REDIS_URL:
+        return "not configured"
+    cache.set("readyz", "1", 5)
+    return "ok" if cache.get("readyz") == "1" else "unreachable"
+
+
+CHECKS = {"database": _database, "migrations": _migrations, "cache": _cache}
+
+
+@never_cache
+@require_safe
+def healthz(request):
+    """The process is up; touches nothing else."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_safe
+def readyz(request):
+    """Ready to serve: 200, or 503 naming what is not."""
+    results = {}
+    for name, check in CHECKS.items():
+        try:
+            results[name] = check()
+        except Exception as e:
+            logger.warning("readiness check %s failed: %s", name, e)
+            results[name] = "unreachable"
+    ready = all(v in ("ok", "not configured") for v in results.values())
+    return JsonResponse(
+        {"status": "ready" if ready else "unavailable", "checks": results},
+        status=200 if ready else 503,
+    )
