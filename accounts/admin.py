@@ -127,6 +127,7 @@ class SessionAdmin(admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     actions = ["revoke_selected", "revoke_all_of_users"]
     change_list_template = "admin/accounts/session/change_list.html"
+    list_per_page = 50
 
     @admin.display(description="Patreon id", ordering="user__patreon__patreon_id")
     def patreon_id(self, session):

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts import events
 from accounts.network import client_ip
-from accounts.session_store import Client, Limits, current_client
+from accounts.session_store import Client, Limits, current_client, loaded_user
 
 
 class SessionActivityMiddleware:
@@ -21,13 +21,15 @@ class SessionActivityMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        token = current_client.set(
+        client = current_client.set(
             Client(client_ip(request), request.META.get("HTTP_USER_AGENT", ""))
         )
+        user = loaded_user.set(None)
         try:
             return self.get_response(request)
         finally:
-            current_client.reset(token)
+            loaded_user.reset(user)
+            current_client.reset(client)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         session = request.session

@@ -59,8 +59,9 @@ def test_me_is_never_cached_and_varies_by_cookie(client, fake_patreon, logged_in
     assert "Cookie" in response["Vary"]
 
 
-def test_me_costs_at_most_two_queries(patron, django_assert_max_num_queries):
-    with django_assert_max_num_queries(2):
+def test_me_costs_one_query(patron, django_assert_num_queries):
+    """The session row and its owner (with the membership) in a single query."""
+    with django_assert_num_queries(1):
         assert patron.get("/api/auth/me").status_code == 200
 
 
