@@ -31,5 +31,10 @@ def record_login(sender, request, user, sociallogin=None, **kwargs):
     events.emit(events.LOGIN_SUCCEEDED, request, user=user)
 
 
+def start_session_life(sender, request, user, **kwargs):
+    """Every login, by Patreon or by password, restarts the session's clocks."""
+    request.session.start_login(user)
+
+
 def record_logout(sender, request, user, **kwargs):
     events.emit(events.LOGGED_OUT, request, user=user)

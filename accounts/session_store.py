@@ -102,14 +102,11 @@ class SessionStore(DBStore):
         self.created_at = self.last_seen = self.ip = None
         self.user_agent = ""
 
-    def _remember_row(self, row, hashes):
+    def _remember_row(self, row):
         if row.user_id is not None:
             loaded_user.set(row.user)
         self.created_at, self.last_seen = row.created_at, row.last_seen
         self.ip, self.user_agent = row.ip, row.user_agent
-        if row.session_key != hashes[0]:
-            # Found under a fallback secret: re-key it under the current one.
-            self.model.objects.filter(pk=row.pk).update(session_key=hashes[0])
 
     def _rows(self):
         return self.model.objects.select_related("user__patreon")
@@ -124,7 +121,10 @@ class SessionStore(DBStore):
         if row is None:
             self._session_key = None
             return None
-        self._remember_row(row, hashes)
+        self._remember_row(row)
+        if row.session_key != hashes[0]:
+            # Found under a fallback secret: re-key it under the current one.
+            self.model.objects.filter(pk=row.pk).update(session_key=hashes[0])
         return row
 
     async def _aget_session_from_db(self):
@@ -137,7 +137,9 @@ class SessionStore(DBStore):
         if row is None:
             self._session_key = None
             return None
-        self._remember_row(row, hashes)
+        self._remember_row(row)
+        if row.session_key != hashes[0]:
+            await self.model.objects.filter(pk=row.pk).aupdate(session_key=hashes[0])
         return row
 
     def exists(self, session_key):
@@ -148,14 +150,26 @@ class SessionStore(DBStore):
             session_key=hash_key(session_key)
         ).aexists()
 
-    def create(self):
-        # A new key (a new session, or cycle_key() at login) starts a new life.
-        self._forget_row()
-        super().create()
+    # cycle_key() keeps the row's history: Django also cycles keys of
+    # logged-in sessions (after a SECRET_KEY rotation), which must not give a
+    # stolen cookie a new life. A login restarts it explicitly (start_login).
 
-    async def acreate(self):
+    def flush(self):
+        super().flush()
         self._forget_row()
-        await super().acreate()
+
+    async def aflush(self):
+        await super().aflush()
+        self._forget_row()
+
+    def start_login(self, user):
+        """
+        A (re-)authentication of ``user``: the absolute limit and the
+        recent-login clock start now, under the limits for that user.
+        """
+        self.limits = Limits.for_user(user)
+        self.touch()
+        self.created_at = self.last_seen
 
     @property
     def row_key(self):
@@ -187,6 +201,12 @@ class SessionStore(DBStore):
     def get_expiry_age(self, **kwargs):
         remaining = self.get_expiry_date() - timezone.now()
         return max(0, int(remaining.total_seconds()))
+
+    async def aget_expiry_date(self, **kwargs):
+        return self.get_expiry_date()
+
+    async def aget_expiry_age(self, **kwargs):
+        return self.get_expiry_age()
 
     def is_expired(self):
         """Whether the (already loaded) session is past one of its limits."""

@@ -324,3 +324,15 @@ def test_logout_leaves_no_row(patron):
 
     patron.post("/api/auth/logout", HTTP_X_CSRFTOKEN=csrf_token(patron))
     assert not Session.objects.exists()
+
+
+def test_logging_in_again_makes_the_login_recent(
+    patron, second_browser, time_machine, fake_patreon
+):
+    time_machine.move_to(timezone.now() + timedelta(minutes=6), tick=False)
+    log_in(patron, "1001")  # already logged in: same user, same session
+    response = patron.post(
+        "/api/auth/sessions/revoke-others", HTTP_X_CSRFTOKEN=csrf_token(patron)
+    )
+    assert response.status_code == 200
+    assert second_browser.get("/api/auth/me").status_code == 401
