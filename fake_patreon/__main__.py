@@ -6,7 +6,6 @@ Run the fake Patreon in the foreground until SIGINT or SIGTERM.
 
 import argparse
 import signal
-import threading
 
 from fake_patreon.server import FakePatreon
 
@@ -23,9 +22,11 @@ def main(argv=None):
     parser.add_argument("--campaign-id", default="9000001")
     args = parser.parse_args(argv)
 
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda signum, frame: stopping.set())
+    # Block the stop signals in every thread, the server's included, and
+    # wait for them here: a handler would not wake a main thread blocked
+    # on a lock when the signal lands on another thread.
+    stop_signals = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     try:
         fake = FakePatreon(
             args.host, args.port, args.client_id, args.client_secret, args.campaign_id
@@ -35,7 +36,7 @@ def main(argv=None):
     with fake:
         # One line, flushed: scripts and tests read the URL from it.
         print(f"Fake Patreon serving on {fake.base_url}", flush=True)
-        stopping.wait()
+        signal.sigwait(stop_signals)
 
 
 if __name__ == "__main__":

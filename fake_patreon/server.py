@@ -158,6 +158,7 @@ class FakePatreon(ThreadingHTTPServer):
 
     @property
     def base_url(self):
+        """Where the fake answers, such as http://127.0.0.1:8765."""
         host, port = self.server_address[:2]
         if ":" in host:
             host = f"[{host}]"
