@@ -19,9 +19,13 @@ def is_allowed_next(url):
     """
     if not url or not isinstance(url, str):
         return False
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        # Browsers strip tabs and newlines from URLs, so "/\t/evil" can land
+        # elsewhere than it reads; a real destination never needs them.
+        return False
     if url.startswith("/"):
-        # Django's check refuses "//evil", "/\\evil", control characters and
-        # schemes hidden behind them.
+        # Django's check refuses "//evil", "/\\evil" and schemes hidden
+        # behind them.
         return url_has_allowed_host_and_scheme(url, allowed_hosts=None)
     origin = _origin(url)
     allowed = {o.lower().rstrip("/") for o in settings.FRONTEND_ORIGINS}

@@ -1,13 +1,20 @@
 """Log in with Patreon, end to end over real HTTP to the fake Patreon."""
 
+import http.cookiejar
 import json
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import requests
+from django.db import connection
 
 from accounts.models import PatreonMembership, User
 from tests.conftest import FRONTEND_ORIGIN
-from tests.patreon import consent, log_in, path_of, start_login
+from tests.patreon import CSRF_INPUT, consent, log_in, path_of, start_login
 
 pytestmark = pytest.mark.django_db
 
@@ -261,8 +268,7 @@ def test_no_token_reaches_a_response_the_database_or_the_log(
     caplog.set_level("DEBUG")
     log_in(client, "1001")
     body = me(client).content.decode()
-    # The fake's own record of what it issued (test-only introspection).
-    tokens = [*fake_patreon._access_tokens, *fake_patreon._refresh_tokens]
+    tokens = fake_patreon.issued_tokens
     assert tokens
     stored = json.dumps(list(SocialAccount.objects.values("extra_data")))
     for token in tokens:
@@ -270,3 +276,177 @@ def test_no_token_reaches_a_response_the_database_or_the_log(
         assert token not in caplog.text
         assert token not in stored
     assert not SocialToken.objects.exists()
+
+
+# Many patrons at once, over real HTTP to a live server.
+
+LIVE_TIMEOUT = 10  # seconds for each HTTP call
+
+
+class LoopbackCookiePolicy(http.cookiejar.DefaultCookiePolicy):
+    """Send the Secure, __Host- cookies back over the live server's plain http."""
+
+    def return_ok_secure(self, cookie, request):
+        return True
+
+
+class LiveBrowser(requests.Session):
+    """One person's browser, at ``ip``, with its own cookies, through the proxy."""
+
+    def __init__(self, ip):
+        super().__init__()
+        self.cookies.set_policy(LoopbackCookiePolicy())
+        # What the proxy adds: people have their own addresses (and so their
+        # own rate limits), and they spoke https to it.
+        self.headers["X-Forwarded-For"] = ip
+        self.headers["X-Forwarded-Proto"] = "https"
+
+    def prepare_request(self, request):
+        # requests copies the cookies into a jar with the default policy,
+        # which keeps Secure cookies off http: ask our own jar instead.
+        prepared = super().prepare_request(request)
+        prepared.headers.pop("Cookie", None)
+        prepared.prepare_cookies(self.cookies)
+        return prepared
+
+
+@pytest.fixture
+def live(live_server, fake_patreon, settings):
+    """The live server behind a TLS proxy on loopback, as browsers reach it."""
+    settings.TRUSTED_PROXIES = ["127.0.0.1", "::1"]
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    host = urlsplit(live_server.url).hostname
+    if host not in settings.ALLOWED_HOSTS:
+        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, host]
+    settings.CSRF_TRUSTED_ORIGINS = [*settings.CSRF_TRUSTED_ORIGINS, live_server.url]
+    return live_server.url
+
+
+@pytest.fixture
+def live_browser():
+    """Make browsers; close them after the test, so the server's threads end."""
+    browsers = []
+
+    def make(ip):
+        browsers.append(LiveBrowser(ip))
+        return browsers[-1]
+
+    yield make
+    for browser in browsers:
+        browser.close()
+
+
+@pytest.fixture
+def workers():
+    """
+    Requests at once. SQLite's in-memory test database is one connection
+    shared by all the live server's threads, which cannot run queries side by
+    side: there the flows still interleave, but one request at a time.
+    """
+    return 1 if connection.vendor == "sqlite" else 10
+
+
+def live_start(browser, live_url):
+    """Open the login page and press the button; return the authorize URL."""
+    page = browser.get(f"{live_url}/login", timeout=LIVE_TIMEOUT)
+    assert page.status_code == 200, page.status_code
+    response = browser.post(
+        f"{live_url}/accounts/patreon/login/",
+        data={"csrfmiddlewaretoken": CSRF_INPUT.search(page.text)[1]},
+        headers={"Origin": live_url, "Referer": f"{live_url}/login"},
+        allow_redirects=False,
+        timeout=LIVE_TIMEOUT,
+    )
+    assert response.status_code == 302, response.status_code
+    return response.headers["Location"]
+
+
+def live_finish(browser, live_url, callback):
+    """Land on the callback (Patreon sends https://; the live server is http)."""
+    response = browser.get(
+        f"{live_url}{path_of(callback)}", allow_redirects=False, timeout=LIVE_TIMEOUT
+    )
+    assert response.status_code == 302, response.status_code
+    assert response.headers["Location"] == FRONTEND_ORIGIN
+    me = browser.get(f"{live_url}/api/auth/me", timeout=LIVE_TIMEOUT)
+    assert me.status_code == 200, me.status_code
+    return me.json()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_fifty_patrons_logging_in_at_once_each_see_their_own_id(
+    live, live_browser, workers
+):
+    patrons = [str(n) for n in range(100100, 100150)]
+    browsers = {p: live_browser(f"198.51.100.{n}") for n, p in enumerate(patrons, 1)}
+    errors = {}
+
+    def phase(order, step):
+        """Run ``step(patron)`` for every patron still going, in ``order``."""
+
+        def run(patron):
+            if patron in errors:
+                return None
+            try:
+                return step(patron)
+            except Exception as error:
+                errors[patron] = f"{step.__name__}: {error!r}"
+                return None
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            futures = {p: pool.submit(run, p) for p in order}
+            return {p: future.result(timeout=120) for p, future in futures.items()}
+
+    def start(patron):
+        return live_start(browsers[patron], live)
+
+    def allow(patron):
+        return consent(authorize[patron], patron)
+
+    def finish(patron):
+        return live_finish(browsers[patron], live, callbacks[patron])
+
+    began = time.monotonic()
+    # All fifty flows are open at once, and each phase runs in another order.
+    authorize = phase(patrons, start)
+    callbacks = phase(patrons[::-1], allow)
+    bodies = phase(random.sample(patrons, len(patrons)), finish)
+    print(
+        f"\n{len(patrons) - len(errors)}/{len(patrons)} logins, {workers} at once, "
+        f"in {time.monotonic() - began:.1f}s, {len(errors)} errors {errors or ''}"
+    )
+
+    assert errors == {}
+    assert {p: body["patreon"]["id"] for p, body in bodies.items()} == {
+        p: p for p in patrons
+    }
+    assert len({body["user"]["id"] for body in bodies.values()}) == len(patrons)
+    assert User.objects.filter(patreon__patreon_id__in=patrons).count() == len(patrons)
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_the_same_patron_logging_in_twice_at_once_gets_one_account(
+    live, live_browser, workers
+):
+    patron = "100200"
+    browsers = [live_browser("203.0.113.1"), live_browser("203.0.113.2")]
+    callbacks = [consent(live_start(b, live), patron) for b in browsers]
+    # Both callbacks land at the same moment (one after the other on SQLite).
+    at_once = min(workers, len(browsers))
+    together = threading.Barrier(at_once, timeout=LIVE_TIMEOUT)
+
+    def finish(browser, callback):
+        together.wait()
+        return live_finish(browser, live, callback)
+
+    with ThreadPoolExecutor(max_workers=at_once) as pool:
+        futures = [
+            pool.submit(finish, b, c) for b, c in zip(browsers, callbacks, strict=True)
+        ]
+        bodies = [future.result(timeout=60) for future in futures]
+
+    assert [body["patreon"]["id"] for body in bodies] == [patron, patron]
+    assert bodies[0]["user"]["id"] == bodies[1]["user"]["id"]
+    assert User.objects.count() == 1

@@ -178,18 +178,18 @@ def fresh_checkout(tmp_path):
 def test_development_mode_needs_no_configuration(fresh_checkout):
     env = {"PATH": production_env()["PATH"], "DEBUG": "true"}
     code = (
-        "import ventures.wsgi; from django.conf import settings; "
-        "print(settings.SECRET_KEY)"
+        "import sys, ventures.wsgi; from django.conf import settings; "
+        "sys.stderr.write(settings.SECRET_KEY)"
     )
     first = run_python(code, env, cwd=fresh_checkout)
     assert first.returncode == 0, first.stderr
     key_file = fresh_checkout / ".secret-key"
     # A random key, persisted so sessions survive a restart.
-    assert first.stdout.strip() == key_file.read_text().strip()
-    assert len(first.stdout.strip()) >= 50
+    assert first.stderr == key_file.read_text().strip()
+    assert len(first.stderr) >= 50
     assert key_file.stat().st_mode & 0o077 == 0
     second = run_python(code, env, cwd=fresh_checkout)
-    assert second.stdout == first.stdout
+    assert second.stderr == first.stderr
     assert (fresh_checkout / ".gitignore").exists() is False  # nothing else written
 
 

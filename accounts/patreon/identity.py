@@ -34,21 +34,48 @@ def _dig(value, *path):
     return value
 
 
+def _id(value):
+    """A JSON:API id as a string, or None if it is not a string or a number."""
+    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
+        return None
+    return str(value)
+
+
+def _ref(resource):
+    """A resource's (type, id) identity, usable as a dict key."""
+    kind = _dig(resource, "type")
+    return (kind if isinstance(kind, str) else None, _id(_dig(resource, "id")))
+
+
 def _refs(value):
     """The (type, id) pairs of a JSON:API relationship's data list."""
     if not isinstance(value, list):
         return []
-    return [(_dig(ref, "type"), _dig(ref, "id")) for ref in value]
+    return [_ref(ref) for ref in value]
+
+
+def _attributes(resource):
+    attributes = _dig(resource, "attributes")
+    return attributes if isinstance(attributes, dict) else {}
+
+
+def _cents(value):
+    """A whole, non-negative number of cents, or 0."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return 0
+    return value
 
 
 def user_data(document):
     """The document's user resource, or PatreonError if there is none."""
     data = _dig(document, "data")
-    if not isinstance(data, dict) or not data.get("id") or data.get("type") != "user":
+    if not isinstance(data, dict) or data.get("type") != "user":
         raise PatreonError("identity answer has no user data")
-    data["id"] = str(data["id"])
-    if not isinstance(data.get("attributes"), dict):
-        data["attributes"] = {}
+    uid = _id(data.get("id"))
+    if uid is None:
+        raise PatreonError("identity answer has no user id")
+    data["id"] = uid
+    data["attributes"] = _attributes(data)
     return data
 
 
@@ -60,33 +87,37 @@ def membership(document, campaign_id):
     ``identity.memberships`` scope it lists other creators' campaigns too, so
     the campaign is matched by id, never taken as the first one.
     """
+    included = _dig(document, "included")
     included = {
-        (_dig(item, "type"), _dig(item, "id")): item
-        for item in _dig(document, "included") or []
+        _ref(item): item
+        for item in (included if isinstance(included, list) else [])
         if isinstance(item, dict)
     }
     for ref in _refs(_dig(document, "data", "relationships", "memberships", "data")):
         member = included.get(ref)
-        if _dig(member, "relationships", "campaign", "data", "id") != campaign_id:
+        if _id(_dig(member, "relationships", "campaign", "data", "id")) != campaign_id:
             continue
-        attributes = _dig(member, "attributes") or {}
+        attributes = _attributes(member)
         tiers = []
         for tier_ref in _refs(
             _dig(member, "relationships", "currently_entitled_tiers", "data")
         ):
-            tier = included.get(tier_ref) or {}
+            tier = _attributes(included.get(tier_ref))
+            title = tier.get("title")
             tiers.append(
                 {
                     "id": tier_ref[1],
-                    "title": _dig(tier, "attributes", "title") or "",
-                    "amount_cents": _dig(tier, "attributes", "amount_cents") or 0,
+                    "title": title if isinstance(title, str) else "",
+                    "amount_cents": _cents(tier.get("amount_cents")),
                 }
             )
+        status = attributes.get("patron_status")
         return {
             "campaign_id": campaign_id,
-            "patron_status": attributes.get("patron_status") or "",
-            "entitled_amount_cents": attributes.get("currently_entitled_amount_cents")
-            or 0,
+            "patron_status": status if isinstance(status, str) else "",
+            "entitled_amount_cents": _cents(
+                attributes.get("currently_entitled_amount_cents")
+            ),
             "tiers": tiers,
         }
     return {

@@ -1,0 +1,243 @@
+"""Reading Patreon's identity document, on hand-built JSON:API documents."""
+
+import copy
+from contextlib import suppress
+
+import pytest
+
+from accounts.patreon.identity import PatreonError, membership, user_data
+
+OURS = "9000001"
+THEIRS = "9000002"
+NOTHING = {"campaign_id": OURS, "patron_status": "", "entitled_amount_cents": 0}
+
+
+def member(member_id, campaign_id, tier_ids=(), **attributes):
+    """An included member resource of ``campaign_id``, entitled to ``tier_ids``."""
+    return {
+        "type": "member",
+        "id": member_id,
+        "attributes": attributes,
+        "relationships": {
+            "campaign": {"data": {"type": "campaign", "id": campaign_id}},
+            "currently_entitled_tiers": {
+                "data": [{"type": "tier", "id": tier_id} for tier_id in tier_ids]
+            },
+        },
+    }
+
+
+def tier(tier_id, title, amount_cents):
+    return {
+        "type": "tier",
+        "id": tier_id,
+        "attributes": {"title": title, "amount_cents": amount_cents},
+    }
+
+
+def document(*included, user_id="1001", member_ids=None):
+    """A user whose memberships are the included members (or ``member_ids``)."""
+    if member_ids is None:
+        member_ids = [item["id"] for item in included if item["type"] == "member"]
+    return {
+        "data": {
+            "type": "user",
+            "id": user_id,
+            "attributes": {"full_name": "Ada Lovelace"},
+            "relationships": {
+                "memberships": {
+                    "data": [{"type": "member", "id": m} for m in member_ids]
+                }
+            },
+        },
+        "included": list(included),
+    }
+
+
+def test_our_membership_is_picked_when_another_campaign_is_listed_first():
+    doc = document(
+        member("m-theirs", THEIRS, ["8001"], patron_status="former_patron"),
+        tier("8001", "Reader", 500),
+        member("m-ours", OURS, ["7002"], patron_status="active_patron"),
+        tier("7002", "Patron", 1000),
+    )
+    found = membership(doc, OURS)
+    assert found["campaign_id"] == OURS
+    assert found["patron_status"] == "active_patron"
+    assert [t["id"] for t in found["tiers"]] == ["7002"]
+
+
+def test_only_another_campaigns_membership_counts_as_none():
+    doc = document(member("m-theirs", THEIRS, ["8001"], patron_status="active_patron"))
+    assert membership(doc, OURS) == {**NOTHING, "tiers": []}
+
+
+def test_tiers_are_read_from_included_with_id_title_and_amount():
+    doc = document(
+        member(
+            "m",
+            OURS,
+            ["7002", "7003"],
+            patron_status="active_patron",
+            currently_entitled_amount_cents=2500,
+        ),
+        tier("7002", "Patron", 1000),
+        tier("7003", "Benefactor", 2500),
+    )
+    found = membership(doc, OURS)
+    assert found["tiers"] == [
+        {"id": "7002", "title": "Patron", "amount_cents": 1000},
+        {"id": "7003", "title": "Benefactor", "amount_cents": 2500},
+    ]
+    assert found["entitled_amount_cents"] == 2500
+
+
+def test_no_membership_gives_empty_status_and_no_tiers():
+    assert membership(document(), OURS) == {**NOTHING, "tiers": []}
+
+
+def test_a_null_patron_status_reads_as_empty():
+    doc = document(member("m", OURS, patron_status=None))
+    found = membership(doc, OURS)
+    assert found["patron_status"] == ""
+    assert found["tiers"] == []
+
+
+def test_a_tier_missing_from_included_keeps_its_id_with_blank_details():
+    doc = document(member("m", OURS, ["7001"], patron_status="active_patron"))
+    assert membership(doc, OURS)["tiers"] == [
+        {"id": "7001", "title": "", "amount_cents": 0}
+    ]
+
+
+def test_a_membership_ref_missing_from_included_counts_as_none():
+    doc = document(member_ids=["m-missing"])
+    assert membership(doc, OURS) == {**NOTHING, "tiers": []}
+
+
+def test_user_data_returns_the_user_resource():
+    data = user_data(document())
+    assert data["id"] == "1001"
+    assert data["attributes"]["full_name"] == "Ada Lovelace"
+
+
+def test_user_data_turns_a_numeric_id_into_a_string():
+    assert user_data(document(user_id=1001))["id"] == "1001"
+
+
+def test_user_data_without_attributes_gives_empty_attributes():
+    doc = {"data": {"type": "user", "id": "1001", "attributes": ["x"]}}
+    assert user_data(doc)["attributes"] == {}
+
+
+def with_data(data):
+    return {"data": data, "included": []}
+
+
+MALFORMED = {
+    "not a dict": ["data", "user"],
+    "data missing": {"included": []},
+    "data null": with_data(None),
+    "data a list": with_data([{"type": "user", "id": "1001"}]),
+    "data a string": with_data("1001"),
+    "no id": with_data({"type": "user"}),
+    "empty id": with_data({"type": "user", "id": ""}),
+    "null id": with_data({"type": "user", "id": None}),
+    "not a user": with_data({"type": "campaign", "id": "1001"}),
+    "no type": with_data({"id": "1001"}),
+}
+
+
+@pytest.mark.parametrize("doc", MALFORMED.values(), ids=MALFORMED.keys())
+def test_user_data_refuses_a_document_without_a_user(doc):
+    with pytest.raises(PatreonError):
+        user_data(doc)
+
+
+@pytest.mark.parametrize(
+    "user_id", [["1001"], {"id": "1001"}, True], ids=["a list", "an object", "true"]
+)
+def test_user_data_refuses_an_id_that_is_not_a_string_or_number(user_id):
+    """Such an id would become a Patreon uid like "['1001']" or "True"."""
+    with pytest.raises(PatreonError):
+        user_data(document(user_id=user_id))
+
+
+def ours_with(**changes):
+    """A valid document with our membership, one part of it replaced."""
+    doc = document(
+        member("m", OURS, ["7001"], patron_status="active_patron"),
+        tier("7001", "Supporter", 300),
+    )
+    for path, value in changes.items():
+        *parents, last = path.split("__")
+        target = doc
+        for key in parents:
+            target = target[int(key)] if isinstance(target, list) else target[key]
+        target[int(last) if isinstance(target, list) else last] = value
+    return doc
+
+
+BROKEN = {
+    "document a list": [1, 2],
+    "document null": None,
+    "data missing": {"included": []},
+    "data a list": {"data": [{"type": "user", "id": "1001"}], "included": []},
+    "relationships a list": ours_with(data__relationships=["memberships"]),
+    "relationships a string": ours_with(data__relationships="memberships"),
+    "memberships a dict": ours_with(data__relationships__memberships={"a": 1}),
+    "membership data a dict": ours_with(
+        data__relationships__memberships__data={"type": "member", "id": "m"}
+    ),
+    "membership refs not dicts": ours_with(
+        data__relationships__memberships__data=["m", 1, None]
+    ),
+    "included null": ours_with(included=None),
+    "included a dict": ours_with(included={"type": "member", "id": "m"}),
+    "included a string": ours_with(included="member"),
+    "included a number": ours_with(included=5),
+    "included containing non-dicts": ours_with(included=[None, 1, "m", ["m"]]),
+    "member relationships a list": ours_with(included__0__relationships=[]),
+    "member campaign null": ours_with(included__0__relationships__campaign=None),
+    "member attributes a list": ours_with(included__0__attributes=["x"]),
+    "member attributes a string": ours_with(included__0__attributes="active"),
+    "tiers a dict": ours_with(
+        included__0__relationships__currently_entitled_tiers={"data": {"id": "7"}}
+    ),
+    "tier refs not dicts": ours_with(
+        included__0__relationships__currently_entitled_tiers__data=[None, "7001"]
+    ),
+    "tier attributes a list": ours_with(included__1__attributes=["Supporter"]),
+    "membership ref id a list": ours_with(
+        data__relationships__memberships__data=[{"type": "member", "id": ["m"]}]
+    ),
+    "included id a dict": ours_with(included__1__id={"id": "7001"}),
+    "tier ref id a list": ours_with(
+        included__0__relationships__currently_entitled_tiers__data=[
+            {"type": "tier", "id": ["7001"]}
+        ]
+    ),
+}
+
+
+@pytest.mark.parametrize("doc", BROKEN.values(), ids=BROKEN.keys())
+def test_membership_never_raises_on_a_malformed_document(doc):
+    found = membership(copy.deepcopy(doc), OURS)
+    assert found["campaign_id"] == OURS
+    assert isinstance(found["patron_status"], str)
+    assert isinstance(found["tiers"], list)
+
+
+@pytest.mark.parametrize("doc", BROKEN.values(), ids=BROKEN.keys())
+def test_user_data_raises_only_patreon_error_on_a_malformed_document(doc):
+    with suppress(PatreonError):
+        user_data(copy.deepcopy(doc))
+
+
+@pytest.mark.parametrize(
+    "amount", ["lots", -100, [300], None], ids=["text", "negative", "a list", "null"]
+)
+def test_an_entitled_amount_that_is_not_whole_cents_reads_as_zero(amount):
+    """It is stored in a PositiveIntegerField: anything else fails the login."""
+    doc = ours_with(included__0__attributes__currently_entitled_amount_cents=amount)
+    assert membership(doc, OURS)["entitled_amount_cents"] == 0
