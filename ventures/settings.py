@@ -140,6 +140,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "ventures.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "ventures.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "accounts.middleware.SessionActivityMiddleware",
