@@ -129,6 +129,10 @@ class SessionAdmin(admin.ModelAdmin):
     change_list_template = "admin/accounts/session/change_list.html"
     list_per_page = 50
 
+    def get_queryset(self, request):
+        # The encoded data is never shown; don't fetch it for a page of rows.
+        return super().get_queryset(request).defer("session_data")
+
     @admin.display(description="Patreon id", ordering="user__patreon__patreon_id")
     def patreon_id(self, session):
         membership = getattr(session.user, "patreon", None) if session.user else None

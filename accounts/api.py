@@ -5,9 +5,11 @@ One envelope: 200 with the user, or 401 with ``authenticated: false``.
 Responses about the logged-in user are never cached by anyone.
 """
 
+from pathlib import Path
+
 from django.conf import settings
 from django.contrib.auth import logout as auth_logout
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
@@ -115,6 +117,17 @@ def needs_recent_login(request):
         "Log in again to end your other sessions.",
         login_url=request.build_absolute_uri(reverse("login")),
     )
+
+
+OPENAPI_DOCUMENT = Path(__file__).with_name("openapi.json")
+
+
+class OpenApiView(ApiView):
+    def get(self, request):
+        """The API's contract (OpenAPI 3.1), the same file the repository keeps."""
+        return HttpResponse(
+            OPENAPI_DOCUMENT.read_bytes(), content_type="application/json"
+        )
 
 
 class AuthenticatedApiView(ApiView):

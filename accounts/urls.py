@@ -5,6 +5,7 @@ from accounts.patreon.views import oauth2_callback
 
 urlpatterns = [
     path("login", views.login_page, name="login"),
+    path("api/openapi.json", api.OpenApiView.as_view(), name="api-openapi"),
     path("api/auth/me", api.MeView.as_view(), name="api-me"),
     path("api/auth/csrf", api.CsrfView.as_view(), name="api-csrf"),
     path("api/auth/logout", api.LogoutView.as_view(), name="api-logout"),
