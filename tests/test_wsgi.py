@@ -62,10 +62,10 @@ def test_gunicorn_with_a_correct_environment_serves():
                 response = requests.get(
                     f"http://127.0.0.1:{port}/healthz",
                     headers={"Host": "api.ventures.isharehow.app"},
-                    timeout=2,
+                    timeout=10,
                 )
                 break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 assert server.poll() is None, server.stdout.read()
                 assert time.monotonic() < deadline
                 time.sleep(0.2)

@@ -1,0 +1,541 @@
+"""
+Served as production serves it: nginx (TLS) in front of two gunicorn
+instances on PostgreSQL and Redis, logging in through the fake Patreon.
+
+The stack (tests/stack.py) is started from the files deploy/ documents:
+deploy/nginx/ventures.conf.template rendered by deploy/nginx/render, and
+gunicorn with -c gunicorn.conf.py. Everything listens on 127.0.0.1, on free
+ports, and is stopped and removed at the end of the module.
+"""
+
+import json
+import os
+import signal
+import socket
+import ssl
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.stack import (
+    API_HOST,
+    PG_BIN,
+    ROOT,
+    BackgroundLoad,
+    SharedDatabase,
+    Stack,
+    ThrowawayPostgres,
+    hammer,
+    log_in_all,
+    program,
+    wait_for,
+)
+
+pytestmark = pytest.mark.slow
+
+ARTIFACTS = ROOT / "test-artifacts"
+HSTS = "max-age=63072000; includeSubDomains; preload"
+
+# The misconfiguration behind Steam's Christmas 2015 incident: a shared cache
+# keyed on the URL alone, told to ignore the headers that say "private".
+SHARED_CACHE_LOCATION = """
+proxy_cache ventures_shared;
+proxy_cache_key $scheme$host$request_uri;
+proxy_cache_valid 200 10m;
+proxy_ignore_headers Cache-Control Expires Set-Cookie Vary X-Accel-Expires;
+"""
+
+
+@pytest.fixture(scope="module")
+def tools():
+    """The stack's programs; CI installs nginx (.ci/run), a laptop may not."""
+    needed = ["nginx", "openssl", "envsubst", "redis-server", "createdb", "dropdb"]
+    if os.geteuid() == 0:
+        needed.append("runuser")
+    missing = [name for name in needed if program(name) is None]
+    missing += [
+        str(PG_BIN / name)
+        for name in ("initdb", "pg_ctl")
+        if not (PG_BIN / name).exists()
+    ]
+    if missing:
+        message = f"the stack needs {', '.join(missing)}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
+class _StackLogsOnFailure:
+    """A failed test's report gets the logs of the stacks it used."""
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        report = yield
+        if report.failed:
+            for value in getattr(item, "funcargs", {}).values():
+                if isinstance(value, Stack):
+                    report.sections.append((f"stack {value.name}", value.logs(60)))
+        return report
+
+
+@pytest.fixture(scope="module", autouse=True)
+def logs_on_failure(request):
+    plugin = _StackLogsOnFailure()
+    request.config.pluginmanager.register(plugin)
+    yield
+    request.config.pluginmanager.unregister(plugin)
+
+
+@pytest.fixture(scope="module")
+def stack(tools):
+    """The stack on a fresh database of the machine's PostgreSQL."""
+    with Stack("main", SharedDatabase()) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def pg_stack(tools):
+    """A second stack, on a PostgreSQL of its own that tests may restart."""
+    with Stack("pg", ThrowawayPostgres()) as running:
+        yield running
+
+
+def patreon_id(response):
+    return response.json()["patreon"]["id"]
+
+
+def cookie_attributes(header):
+    """A Set-Cookie header as (name, {attribute: value}), attributes lowercased."""
+    first, *rest = [part.strip() for part in header.split(";")]
+    name = first.partition("=")[0]
+    attributes = {}
+    for part in rest:
+        key, _, value = part.partition("=")
+        attributes[key.lower()] = value
+    return name, attributes
+
+
+def set_cookies(response):
+    return dict(
+        cookie_attributes(header)
+        for header in response.raw.headers.getlist("Set-Cookie")
+    )
+
+
+def record(name, figures):
+    """Print the figures and keep them in test-artifacts/ for CI to show."""
+    print(f"\n{name}: {json.dumps(figures)}")
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / "stack-figures.json"
+    try:
+        everything = json.loads(path.read_text())
+    except (OSError, ValueError):
+        everything = {}
+    everything[name] = figures
+    path.write_text(json.dumps(everything, indent=2) + "\n")
+
+
+def access_log_count(instance, path):
+    return sum(1 for entry in instance.access_log() if entry.get("path") == path)
+
+
+# LOGIN ACROSS INSTANCES
+# ------------------------------------------------------------------------------
+
+
+def test_a_session_made_through_nginx_is_one_session_on_every_instance(stack):
+    browser = stack.browser()
+    browser.log_in("1001")
+    a, b = stack.instances
+
+    for instance in (a, b):
+        response = browser.direct(instance, "/api/auth/me")
+        assert response.status_code == 200, f"{instance.name}\n{stack.logs()}"
+        assert patreon_id(response) == "1001"
+
+    # Log out on B, as the frontend would: the CSRF token from the API, then
+    # an unsafe request naming our origin.
+    token = browser.direct(b, "/api/auth/csrf").json()["csrf_token"]
+    logout = browser.direct(
+        b, "/api/auth/logout", method="POST", headers={"X-CSRFToken": token}
+    )
+    assert logout.status_code == 200, f"{logout.text}\n{stack.logs()}"
+    assert logout.json()["logged_out"] is True
+
+    # The session row is gone: A refuses the cookie, and so does nginx.
+    assert browser.direct(a, "/api/auth/me").status_code == 401
+    assert browser.me().status_code == 401
+
+
+# ISOLATION UNDER LOAD
+# ------------------------------------------------------------------------------
+
+
+def test_two_hundred_people_each_see_only_themselves_under_load(stack):
+    patrons = [str(n) for n in range(200000, 200200)]
+    began = time.perf_counter()
+    browsers = log_in_all(stack, patrons, threads=16)
+    login_seconds = time.perf_counter() - began
+    a, b = stack.instances
+    served_before = [access_log_count(i, "/api/auth/me") for i in (a, b)]
+
+    result = hammer(browsers, rounds=50, threads=16)
+
+    served = [
+        access_log_count(i, "/api/auth/me") - before
+        for i, before in zip((a, b), served_before, strict=True)
+    ]
+    figures = {
+        **result.figures(),
+        "patrons": len(browsers),
+        "login_seconds": round(login_seconds, 2),
+        "logins_per_second": round(len(browsers) / login_seconds, 1),
+        "served_by_instance": dict(zip(("a", "b"), served, strict=True)),
+    }
+    record("isolation", figures)
+    assert result.requests >= 10_000, figures
+    assert not result.mismatches, f"{result.mismatches[:10]}\n{figures}"
+    assert not result.errors, f"{result.errors[:10]}\n{figures}\n{stack.logs()}"
+    # Round-robin: requests of the same sessions went to both instances.
+    assert min(served) >= result.requests // 4, figures
+
+
+def test_a_shared_cache_in_front_would_be_caught(stack):
+    """
+    The negative control: the same check through an nginx rendered with a
+    shared cache that ignores Cache-Control, Set-Cookie and Vary finds
+    people shown someone else's account. A check that cannot fail this way
+    would prove nothing above.
+    """
+    browsers = log_in_all(stack, [str(n) for n in range(201000, 201020)])
+    cache = stack.directory / "shared-cache"
+    cache.mkdir()
+    cache.chmod(0o777)
+    cached = stack.nginx_for(
+        "shared-cache",
+        stack.instances,
+        location_conf=SHARED_CACHE_LOCATION,
+        http_conf=f"proxy_cache_path {cache} levels=1 keys_zone=ventures_shared:1m"
+        " max_size=10m inactive=10m use_temp_path=off;\n",
+    )
+    with stack.running(cached):
+        result = hammer(browsers, rounds=10, threads=8, via=cached)
+    record("shared_cache_negative_control", result.figures())
+    assert len(result.mismatches) > 0, result.figures()
+
+
+# RESTARTS
+# ------------------------------------------------------------------------------
+
+
+def test_restarting_one_instance_and_reloading_the_other_loses_nothing(stack):
+    browsers = log_in_all(stack, [str(n) for n in range(202000, 202008)])
+    a, b = stack.instances
+    masters = {"b": b.pid}
+
+    with BackgroundLoad(browsers) as load:
+        load.wait_for_requests(50)
+        # A: what `systemctl restart ventures@1` does (SIGTERM, start again).
+        assert a.stop(signal.SIGTERM) == 0, a.tail()
+        a = stack.restart(a)
+        load.wait_for_requests(50)
+        # B: `systemctl reload ventures@2` (HUP): new workers, same master.
+        old_workers = b.children()
+        b.send(signal.SIGHUP)
+        wait_for(
+            lambda: (
+                len(b.children()) == stack.workers and not b.children() & old_workers
+            ),
+            40,
+            "B's workers after HUP",
+            log=b.tail,
+        )
+        load.wait_for_requests(100)
+
+    failures = load.failures()
+    figures = {
+        "requests": len(load.outcomes),
+        "failures": len(failures),
+        "allowed": load.concurrency,
+    }
+    record("restart_and_reload", figures)
+    assert len(failures) <= load.concurrency, f"{failures[:10]}\n{stack.logs()}"
+    assert b.pid == masters["b"]
+    assert b.running()
+    for browser, patron in browsers:
+        for instance in (a, b):
+            response = browser.direct(instance, "/api/auth/me")
+            assert response.status_code == 200, f"{patron} on {instance.name}"
+            assert patreon_id(response) == patron
+
+
+def test_postgres_restart_answers_503_then_recovers_with_every_session(pg_stack):
+    stack = pg_stack
+    browsers = log_in_all(stack, [str(n) for n in range(203000, 203008)])
+    masters = [i.pid for i in stack.instances]
+
+    with BackgroundLoad(browsers, pause=0.02) as load:
+        load.wait_for_requests(40)
+        down = time.monotonic()
+        stack.db.stop("fast")
+        wait_for(
+            lambda: any(
+                o.response is not None and o.response.status_code == 503
+                for o in load.between(down)
+            ),
+            20,
+            "a 503 while PostgreSQL is down",
+            log=stack.logs,
+        )
+        ready = stack.browser().get("/readyz")
+        time.sleep(1)
+        up = time.monotonic()
+        stack.db.start()
+
+        def everyone_served_again():
+            fine = {o.patron for o in load.between(up) if o.problem is None}
+            return len(fine) == len(browsers)
+
+        wait_for(everyone_served_again, 30, "recovery", log=stack.logs)
+        recovered = time.monotonic()
+        load.wait_for_requests(80)
+
+    outage = load.between(down, recovered)
+    unavailable = [o for o in outage if o.problem]
+    for _, patron, response, problem in unavailable:
+        assert response is not None, f"{patron}: {problem}\n{stack.logs()}"
+        assert response.status_code == 503, f"{patron}: {problem}\n{stack.logs()}"
+        assert response.headers["Content-Type"].startswith("application/json")
+        assert response.json()["error"] == "database_unavailable"
+        assert int(response.headers["Retry-After"]) > 0
+    assert ready.status_code == 503
+    assert ready.json()["checks"]["database"] != "ok", ready.text
+    after = load.between(recovered)
+    assert after
+    assert not [o for o in after if o.problem], [o.problem for o in after][:5]
+    record(
+        "postgres_restart",
+        {
+            "requests": len(load.outcomes),
+            "answered_503": len(unavailable),
+            "seconds_down": round(up - down, 2),
+            "seconds_to_recover": round(recovered - up, 2),
+        },
+    )
+    # No instance was restarted, and no session was lost.
+    assert [i.pid for i in stack.instances] == masters
+    assert all(i.running() for i in stack.instances)
+    for browser, patron in browsers:
+        for instance in stack.instances:
+            response = browser.direct(instance, "/api/auth/me")
+            assert response.status_code == 200, f"{patron} on {instance.name}"
+            assert patreon_id(response) == patron
+
+
+def test_without_redis_logins_and_me_keep_working(stack):
+    known = stack.browser()
+    known.log_in("1002")
+    stack.redis.stop()
+    try:
+        response = known.me()
+        assert response.status_code == 200, f"{response.text}\n{stack.logs()}"
+        assert patreon_id(response) == "1002"
+
+        newcomer = stack.browser()
+        newcomer.log_in("1003")
+        assert patreon_id(newcomer.me()) == "1003"
+
+        ready = newcomer.get("/readyz")
+        assert ready.status_code == 503, ready.text
+        failing = [k for k, v in ready.json()["checks"].items() if v != "ok"]
+        assert failing, ready.text
+        assert all("cache" in k or "redis" in k for k in failing), ready.text
+    finally:
+        stack.redis.start()
+    assert stack.browser().get("/readyz").status_code == 200
+
+
+# WHAT A BROWSER SEES
+# ------------------------------------------------------------------------------
+
+
+def test_cookies_are_host_only_secure_and_lax(stack):
+    browser = stack.browser()
+    page = browser.get("/login")
+    callback = browser.log_in("1004")
+
+    name, csrf = next(iter(set_cookies(page).items()))
+    assert name == "__Host-csrftoken"
+    cookies = set_cookies(callback)
+    assert "__Host-sessionid" in cookies, cookies
+    for name, attributes in [("csrf", csrf), ("session", cookies["__Host-sessionid"])]:
+        assert "secure" in attributes, name
+        assert "httponly" in attributes, name
+        assert attributes["samesite"] == "Lax", name
+        assert attributes["path"] == "/", name
+        assert "domain" not in attributes, name
+
+
+def test_a_cookie_domain_gives_a_secure_prefixed_shared_cookie(stack):
+    instance = stack.gunicorn("domain", SESSION_COOKIE_DOMAIN=".ventures.test")
+    with stack.running(instance):
+        front = stack.nginx_for("domain", [instance])
+        with stack.running(front):
+            browser = stack.browser(via=front)
+            cookies = set_cookies(browser.log_in("1005"))
+            assert browser.me().status_code == 200
+    assert "__Secure-sessionid" in cookies, cookies
+    attributes = cookies["__Secure-sessionid"]
+    assert attributes["domain"].lstrip(".") == "ventures.test"
+    assert "secure" in attributes
+    assert "httponly" in attributes
+    assert attributes["samesite"] == "Lax"
+
+
+@pytest.mark.parametrize("path", ["/api/auth/me", "/login"])
+def test_security_headers_come_once_on_real_responses(stack, path):
+    response = stack.browser().get(path)
+    headers = response.raw.headers
+    assert headers.getlist("Strict-Transport-Security") == [HSTS]
+    assert headers.getlist("X-Content-Type-Options") == ["nosniff"]
+    assert headers.getlist("Referrer-Policy") == ["same-origin"]
+    assert headers.getlist("X-Frame-Options") == ["DENY"]
+    assert headers.getlist("Cross-Origin-Opener-Policy") == ["same-origin"]
+    assert headers["Server"] == "nginx"  # no version
+
+
+def test_plain_http_moves_to_https(stack):
+    response = requests.get(
+        f"http://127.0.0.1:{stack.nginx.http_port}/api/auth/me?x=1",
+        headers={"Host": API_HOST},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert response.status_code == 301
+    assert response.headers["Location"] == f"https://{API_HOST}/api/auth/me?x=1"
+
+
+def tls_handshake(stack, server_hostname, version=None):
+    context = ssl.create_default_context(cafile=str(stack.certificates.ca))
+    context.check_hostname = server_hostname is not None
+    if version:
+        context.minimum_version = context.maximum_version = version
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    address = ("127.0.0.1", stack.nginx.https_port)
+    with (
+        socket.create_connection(address, 5) as raw,
+        context.wrap_socket(raw, server_hostname=server_hostname) as tls,
+    ):
+        return tls.version()
+
+
+def test_only_our_name_is_served(stack):
+    nginx = stack.nginx
+    # Plain HTTP, another Host: the connection closes without an answer (444).
+    with pytest.raises(requests.ConnectionError):
+        requests.get(
+            f"http://127.0.0.1:{nginx.http_port}/",
+            headers={"Host": "evil.test"},
+            timeout=10,
+        )
+    # TLS for our name, then another Host: no answer either.
+    with pytest.raises(requests.ConnectionError):
+        stack.browser().get("/api/auth/me", headers={"Host": "evil.test"})
+    # TLS for another name, or for none: refused during the handshake,
+    # before any certificate is shown.
+    with pytest.raises(ssl.SSLError, match="UNRECOGNIZED_NAME"):
+        tls_handshake(stack, "evil.test")
+    with pytest.raises(ssl.SSLError, match="UNRECOGNIZED_NAME"):
+        tls_handshake(stack, None)
+
+
+@pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1_1:DeprecationWarning")
+def test_tls_is_modern(stack):
+    assert tls_handshake(stack, API_HOST) == "TLSv1.3"
+    assert tls_handshake(stack, API_HOST, ssl.TLSVersion.TLSv1_2) == "TLSv1.2"
+    # The server's alert, not this client's refusal.
+    with pytest.raises(ssl.SSLError, match="ALERT_PROTOCOL_VERSION"):
+        tls_handshake(stack, API_HOST, ssl.TLSVersion.TLSv1_1)
+
+
+# LOGS AND REQUEST IDS
+# ------------------------------------------------------------------------------
+
+
+def test_access_logs_name_the_real_client_and_the_request(stack):
+    browser = stack.browser()
+    agent = f"stack-test-{time.time_ns()}"
+    response = browser.get(
+        "/healthz",
+        headers={
+            "User-Agent": agent,
+            # A client's own versions of what only nginx may say.
+            "X-Forwarded-For": "203.0.113.9",
+            "X-Request-ID": "chosen-by-the-client",
+        },
+    )
+    assert response.status_code == 200
+
+    def nginx_line():
+        text = Path(stack.nginx.access_log_path).read_text()
+        return [json.loads(x) for x in text.splitlines() if agent in x]
+
+    [front] = wait_for(nginx_line, 10, "nginx's access log line")
+    assert front["client_ip"] == browser.ip
+    assert len(front["request_id"]) == 32
+
+    def gunicorn_line():
+        return [
+            entry
+            for instance in stack.instances
+            for entry in instance.access_log()
+            if entry.get("user_agent") == agent
+        ]
+
+    [entry] = wait_for(gunicorn_line, 10, "gunicorn's access log line")
+    assert entry["request_id"] == front["request_id"]
+    assert entry["client_ip"] == browser.ip
+    assert entry["peer"] == "127.0.0.1"
+    assert entry["status"] == 200
+    assert entry["duration_ms"] >= 0
+
+
+def test_the_response_carries_nginx_s_request_id(stack):
+    response = stack.browser().get(
+        "/api/auth/me", headers={"X-Request-ID": "chosen-by-the-client"}
+    )
+    request_id = response.headers.get("X-Request-ID", "")
+    assert len(request_id) == 32, response.headers
+    assert request_id != "chosen-by-the-client"
+
+
+def test_readyz_through_nginx(stack):
+    response = stack.browser().get("/readyz")
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"].startswith("application/json")
+
+
+def test_login_rate_limit_counts_the_address_nginx_saw(stack):
+    """
+    The limit counts per client address as nginx saw it: a client cannot
+    reset it by sending an X-Forwarded-For of its own.
+    """
+    browser = stack.browser()
+    token = browser.login_token()
+    statuses = []
+    for n in range(60):
+        response = browser.post(
+            "/accounts/patreon/login/",
+            data={"csrfmiddlewaretoken": token},
+            headers={"X-Forwarded-For": f"198.51.100.{n}"},
+        )
+        statuses.append(response.status_code)
+        if response.status_code == 429:
+            break
+    assert statuses[-1] == 429, statuses
+    assert set(statuses[:-1]) == {302}, statuses
+    assert int(response.headers["Retry-After"]) > 0
+    # Someone else, from another address, is not held back.
+    stack.browser().log_in("1006")
