@@ -103,7 +103,9 @@ def measure(rows):
     from accounts.session_store import SessionStore
 
     seed(rows)
-    staff = User.objects.create(username="bench-staff", is_staff=True, is_superuser=True)
+    staff = User.objects.create(
+        username="bench-staff", is_staff=True, is_superuser=True
+    )
     admin = Client(HTTP_HOST="api.ventures.test")
     admin.force_login(staff)
     target = User.objects.get(pk=rows // 20)
