@@ -20,13 +20,19 @@ What differs between machines and instances comes from the environment:
   (README, "Configuration"), read here too so both agree.
 """
 
-import ipaddress
-import json
 import logging
 import os
-import time
+import sys
+from pathlib import Path
 
 from gunicorn.glogging import Logger
+
+# gunicorn reads this file before it puts its --chdir on sys.path; the
+# access log shares the application's JSON format and client-IP rule.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from accounts.network import client_address
+from ventures.logs import JsonFormatter
 
 
 def _int(name, default):
@@ -134,50 +140,7 @@ loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 proc_name = os.environ.get("GUNICORN_PROC_NAME", "ventures")
 
 
-def client_ip(peer, forwarded_for, trusted):
-    """
-    The client's address: the peer, unless it is a trusted proxy; then the
-    rightmost X-Forwarded-For hop that is not one of ours (the left part is
-    whatever the client sent). accounts.network.client_ip reads it the same.
-    """
-
-    def is_trusted(address):
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in network for network in trusted)
-
-    if not is_trusted(peer):
-        return peer
-    hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
-    for hop in reversed(hops):
-        if not is_trusted(hop):
-            try:
-                return str(ipaddress.ip_address(hop))
-            except ValueError:
-                return peer
-    return peer
-
-
-class JsonFormatter(logging.Formatter):
-    """A record as one JSON line; ``record.fields`` adds keys of its own."""
-
-    def format(self, record):
-        entry = {
-            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S")
-            + f".{int(record.msecs):03d}Z",
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            **getattr(record, "fields", {}),
-        }
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
-
-
-JsonFormatter.converter = time.gmtime
+PROBES = ("/healthz", "/readyz")
 
 
 class JsonLogger(Logger):
@@ -192,11 +155,7 @@ class JsonLogger(Logger):
 
     def setup(self, cfg):
         super().setup(cfg)
-        self._trusted = [
-            ipaddress.ip_network(address, strict=False)
-            for address in cfg.forwarded_allow_ips
-            if address != "*"
-        ]
+        self._trusted = [a for a in cfg.forwarded_allow_ips if a != "*"]
         formatter = JsonFormatter()
         for log in (self.error_log, self.access_log):
             for handler in log.handlers:
@@ -211,7 +170,7 @@ class JsonLogger(Logger):
         response_headers = {name.lower(): value for name, value in resp.headers}
         peer = environ.get("REMOTE_ADDR", "")
         fields = {
-            "client_ip": client_ip(
+            "client_ip": client_address(
                 peer, environ.get("HTTP_X_FORWARDED_FOR", ""), self._trusted
             ),
             "peer": peer,
@@ -225,13 +184,16 @@ class JsonLogger(Logger):
             "user_agent": environ.get("HTTP_USER_AGENT", ""),
             "pid": os.getpid(),
         }
+        # Probes answer every few seconds: their successes stay out of the log.
+        quiet = fields["path"] in PROBES and fields["status"] < 400
         try:
-            self.access_log.info(
+            self.access_log.log(
+                logging.DEBUG if quiet else logging.INFO,
                 "%s %s %s",
                 fields["method"],
                 fields["path"],
                 fields["status"],
-                extra={"fields": fields},
+                extra=fields,
             )
         except Exception:
             self.exception("Could not write the access log")

@@ -468,7 +468,7 @@ def test_access_logs_name_the_real_client_and_the_request(stack):
     browser = stack.browser()
     agent = f"stack-test-{time.time_ns()}"
     response = browser.get(
-        "/healthz",
+        "/api/auth/me",
         headers={
             "User-Agent": agent,
             # A client's own versions of what only nginx may say.
@@ -476,7 +476,7 @@ def test_access_logs_name_the_real_client_and_the_request(stack):
             "X-Request-ID": "chosen-by-the-client",
         },
     )
-    assert response.status_code == 200
+    assert response.status_code == 401
 
     def nginx_line():
         text = Path(stack.nginx.access_log_path).read_text()
@@ -498,8 +498,27 @@ def test_access_logs_name_the_real_client_and_the_request(stack):
     assert entry["request_id"] == front["request_id"]
     assert entry["client_ip"] == browser.ip
     assert entry["peer"] == "127.0.0.1"
-    assert entry["status"] == 200
+    assert entry["status"] == 401
     assert entry["duration_ms"] >= 0
+
+
+def test_probe_successes_stay_out_of_the_access_log(stack):
+    agent = f"probe-{time.time_ns()}"
+    for instance in stack.instances:
+        response = requests.get(
+            f"http://{instance.address}/healthz",
+            headers={"Host": "api.ventures.test", "User-Agent": agent},
+            timeout=10,
+        )
+        assert response.status_code == 200
+    time.sleep(0.5)
+    logged = [
+        entry
+        for instance in stack.instances
+        for entry in instance.access_log()
+        if entry.get("user_agent") == agent
+    ]
+    assert logged == []
 
 
 def test_the_response_carries_nginx_s_request_id(stack):

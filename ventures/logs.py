@@ -10,6 +10,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 import uuid
 from contextvars import ContextVar
 
@@ -35,7 +36,9 @@ class RequestIdFilter(logging.Filter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, extra fields."""
+    """One JSON object per line: time (UTC), level, logger, message, extra fields."""
+
+    converter = time.gmtime
 
     def format(self, record):
         entry = {
