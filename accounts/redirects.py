@@ -27,7 +27,10 @@ def is_allowed_next(url):
         # Django's check refuses "//evil", "/\\evil" and schemes hidden
         # behind them.
         return url_has_allowed_host_and_scheme(url, allowed_hosts=None)
-    origin = _origin(url)
+    try:
+        origin = _origin(url)
+    except ValueError:  # "https://[", NFKC tricks: not a URL we would send to
+        return False
     allowed = {o.lower().rstrip("/") for o in settings.FRONTEND_ORIGINS}
     return origin in allowed and url_has_allowed_host_and_scheme(
         url,
