@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FAKE_PATREON_PORT ?= 8765
 
-.PHONY: run test lint
+.PHONY: run test lint system-deps
 
 $(VENV)/.run-deps: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,7 +29,12 @@ run: $(VENV)/.run-deps
 	trap 'kill $$fake' EXIT INT TERM; \
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
-test: $(VENV)/.test-deps
+# nginx and Chromium from Debian's packages, for the stack and browser tests.
+system-deps:
+	@command -v nginx >/dev/null && command -v chromium >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq nginx chromium >/dev/null)
+
+test: $(VENV)/.test-deps system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.test-deps
