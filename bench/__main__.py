@@ -1,0 +1,422 @@
+"""
+The ventures benchmark: one command, the real stack, side by side.
+
+    .venv/bin/pip install -r bench/requirements.txt   # matplotlib, py-spy
+    .venv/bin/python -m bench            # about 10 minutes
+    .venv/bin/python -m bench --quick    # about 3 minutes, smaller and shorter
+
+Starts gunicorn from gunicorn.conf.py (one instance per configuration, the
+same worker settings for all), a throwaway PostgreSQL database, a throwaway
+Redis and the fake Patreon behind TLS (bench.harness); logs patrons in
+through the fake (bench.logins); loads authenticated /api/auth/me and the
+reference views with wrk, interleaved, several runs (bench.load); counts
+SQL per request in-process and in PostgreSQL (bench.inprocess); profiles a
+worker with py-spy (bench.profile); times session administration at 10k,
+100k and 1M rows (bench.session_rows); and writes docs/performance.md, its
+plots and bench/results.json (bench.report).
+
+``--render bench/results.json`` rewrites the report from saved results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import inprocess, load, logins, profile, report, session_rows
+from bench.harness import Bench, Config
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results.json"
+
+ENDPOINTS = {
+    "bare": "/api/bench/bare",
+    "me": "/api/auth/me",
+    "select1": "/api/bench/select1",
+    "cache-get": "/api/bench/cache-get",
+}
+
+# gunicorn recycles each worker after max_requests (1000 by default, in
+# gunicorn.conf.py). A worker boots in about 1.5 CPU-seconds here, so at a
+# thousand requests a second recycling alone eats a large share of the CPU,
+# and more of it the faster the endpoint: it would distort every ratio.
+# The configurations run with it off (GUNICORN_MAX_REQUESTS=0: steady state);
+# "pg-recycle" keeps the repository's default to show what it costs.
+STEADY = {"GUNICORN_MAX_REQUESTS": "0"}
+PROPOSED_STORE = {"BENCH_SESSION_ENGINE": "bench.proposed_store"}
+NO_HEALTH_CHECKS = {"BENCH_CONN_HEALTH_CHECKS": "false"}
+PREPARED = {"BENCH_SERVER_SIDE_BINDING": "true"}
+
+# The two configurations the targets are about, at every concurrency level.
+MAIN = ("pg", "redis")
+# Variants at the middle concurrency level only: what a change would gain.
+VARIANTS = ("pg-proposed", "pg-proposed-nohc", "pg-prepared", "pg-recycle")
+
+
+def configurations():
+    return [
+        Config("pg", "PostgreSQL", dict(STEADY)),
+        Config("redis", "PostgreSQL + Redis", dict(STEADY), redis=True),
+        Config(
+            "pg-proposed",
+            "PostgreSQL, proposed session lookup (bench/proposed_store.py)",
+            {**STEADY, **PROPOSED_STORE},
+        ),
+        Config(
+            "pg-proposed-nohc",
+            "PostgreSQL, proposed lookup and no CONN_HEALTH_CHECKS",
+            {**STEADY, **PROPOSED_STORE, **NO_HEALTH_CHECKS},
+        ),
+        Config(
+            "pg-prepared",
+            "PostgreSQL, proposed lookup, no health checks, prepared statements",
+            {**STEADY, **PROPOSED_STORE, **NO_HEALTH_CHECKS, **PREPARED},
+        ),
+        Config("pg-recycle", "PostgreSQL, repository's max_requests=1000", {}),
+    ]
+
+
+def log(message):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller, shorter run")
+    parser.add_argument("--runs", type=int, help="wrk runs per point (default 3)")
+    parser.add_argument("--seconds", type=int, help="seconds per wrk run (default 5)")
+    parser.add_argument("--connections", help="wrk connection levels (4,16,64)")
+    parser.add_argument("--rows", help="session-table sizes (10000,100000,1000000)")
+    parser.add_argument("--logins", type=int, help="logins per configuration (200)")
+    parser.add_argument("--no-profile", action="store_true", help="skip py-spy")
+    parser.add_argument("--no-rows", action="store_true", help="skip session rows")
+    parser.add_argument("--out", default=str(ROOT / "docs" / "performance.md"))
+    parser.add_argument("--render", metavar="JSON", help="only render saved results")
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.runs = args.runs or (1 if quick else 3)
+    args.seconds = args.seconds or (3 if quick else 5)
+    args.connections = [
+        int(c) for c in (args.connections or ("16" if quick else "4,16,64")).split(",")
+    ]
+    args.rows = [
+        int(r)
+        for r in (
+            args.rows or ("10000,100000" if quick else "10000,100000,1000000")
+        ).split(",")
+        if r
+    ]
+    args.logins = args.logins or (60 if quick else 200)
+    return args
+
+
+def command_line():
+    return "python -m bench " + " ".join(sys.argv[1:])
+
+
+def machine():
+    cpu = "unknown"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem_kib = 0
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            mem_kib = int(line.split()[1])
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "ram_gib": round(mem_kib / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "loadavg_at_start": Path("/proc/loadavg").read_text().split()[:3],
+    }
+
+
+def versions(database_url):
+    import django
+    import gunicorn
+    import psycopg
+
+    def first_line(argv, pattern=None):
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=10)
+        except OSError:
+            return "not found"
+        text = (out.stdout or out.stderr).strip().splitlines()
+        line = text[0] if text else ""
+        if pattern:
+            match = re.search(pattern, line)
+            return match[1] if match else line
+        return line
+
+    with psycopg.connect(database_url) as conn:
+        pg = conn.execute("SHOW server_version").fetchone()[0]
+    from importlib.metadata import version
+
+    return {
+        "Python": platform.python_version(),
+        "Django": django.get_version(),
+        "django-allauth": version("django-allauth"),
+        "psycopg": psycopg.__version__,
+        "gunicorn": gunicorn.__version__,
+        "PostgreSQL": pg,
+        "Redis": first_line(["redis-server", "--version"], r"v=(\S+)"),
+        "wrk": first_line([load.wrk_path(), "-v"], r"wrk (\S+)"),
+        "nginx (fake Patreon's TLS only)": first_line(
+            [profile.shutil.which("nginx") or "/usr/sbin/nginx", "-v"],
+            r"nginx/(\S+)",
+        ),
+    }
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+class Runner:
+    def __init__(self, args, bench, configs):
+        self.args = args
+        self.bench = bench
+        self.configs = {c.key: c for c in configs}
+        self.cookies_file = bench.directory / "cookies.txt"
+        self.wrk = []  # every WrkResult, as dicts
+        self.postgres = load.PostgresBackends(bench.db.url, bench.db.name)
+
+    def wrk_run(self, key, endpoint, connections, run, seconds=None):
+        config = self.configs[key]
+        result = load.run_wrk(
+            config,
+            endpoint,
+            ENDPOINTS[endpoint],
+            connections=connections,
+            seconds=seconds or self.args.seconds,
+            run=run,
+            cookies_file=self.cookies_file if endpoint == "me" else None,
+            postgres=self.postgres,
+        )
+        log(
+            f"{key:>10} {endpoint:>9} c={connections:<3} run {run}: "
+            f"{result.rps:7.0f}/s p50 {result.p50_ms:6.1f} ms p99 {result.p99_ms:6.1f}"
+            f" ms, CPU/req app {result.app_cpu_ms:.2f} pg {result.pg_cpu_ms:.2f} ms,"
+            f" errors {result.errors}"
+        )
+        return result
+
+    def logins(self):
+        from django.conf import settings
+
+        figures, cookies = [], []
+        for n, key in enumerate(["pg", "redis"]):
+            config = self.configs[key]
+            log(f"{self.args.logins} logins against {key}")
+            result, got = logins.bench_logins(
+                config,
+                str(self.bench.certificates.ca),
+                count=self.args.logins,
+                concurrency=4,
+                first_patron=2_000_000 + 100_000 * n,
+                first_ip=n * self.args.logins,
+                session_cookie=settings.SESSION_COOKIE_NAME,
+            )
+            log(
+                f"  {result['logins_per_second']:.1f} logins/s, "
+                f"p50 {result['p50_ms']:.0f} ms, errors {result['errors']}"
+            )
+            figures.append(result)
+            cookies += got
+        name = settings.SESSION_COOKIE_NAME
+        self.cookies_file.write_text("".join(f"{name}={c}\n" for c in cookies))
+        return figures, cookies
+
+    def load_phase(self):
+        levels = self.args.connections
+        middle = 16 if 16 in levels else levels[len(levels) // 2]
+        log("warming up")
+        for key in (*MAIN, *VARIANTS):
+            for endpoint in ("bare", "me"):
+                self.wrk_run(key, endpoint, middle, run=-1, seconds=2)
+        for run in range(self.args.runs):
+            # Alternate the order from run to run, so that a drift of the
+            # machine's speed does not favour one side.
+            pair = ["bare", "me"] if run % 2 == 0 else ["me", "bare"]
+            for key in MAIN:
+                for connections in levels:
+                    for endpoint in pair:
+                        self.wrk.append(
+                            self.wrk_run(key, endpoint, connections, run).as_dict()
+                        )
+                refs = ["select1"] + (["cache-get"] if key == "redis" else [])
+                for endpoint in refs:
+                    self.wrk.append(self.wrk_run(key, endpoint, middle, run).as_dict())
+            for key in VARIANTS:
+                for endpoint in pair:
+                    self.wrk.append(self.wrk_run(key, endpoint, middle, run).as_dict())
+        return middle
+
+    def profile_phase(self, connections):
+        if self.args.no_profile or not profile.available():
+            log(
+                "py-spy not available, no profile:"
+                " pip install -r bench/requirements.txt"
+            )
+            return {}
+        profiles = {}
+        for name, key, endpoint in (
+            ("me", "pg", "me"),
+            ("me, proposed", "pg-proposed-nohc", "me"),
+            ("bare", "pg", "bare"),
+        ):
+            workers = load.children_of(self.configs[key].instance.pid)
+            seconds = 8
+            log(f"profiling {endpoint} on {key} with py-spy for {seconds} s")
+            import threading
+
+            holder = {}
+
+            def loader(key=key, endpoint=endpoint, seconds=seconds, holder=holder):
+                holder["wrk"] = self.wrk_run(
+                    key, endpoint, connections, run=-2, seconds=seconds + 2
+                )
+
+            thread = threading.Thread(target=loader)
+            thread.start()
+            time.sleep(1)
+            shares = profile.record(workers, seconds)
+            thread.join()
+            profiles[name] = {
+                "shares": shares,
+                "app_cpu_ms": holder["wrk"].app_cpu_ms,
+                "rps": holder["wrk"].rps,
+            }
+        return profiles
+
+    def server_side_phase(self):
+        from django.db import connections
+
+        config = self.configs["pg"]
+        db = self.bench.db
+        out = {}
+        for endpoint in ("me", "bare"):
+
+            def run_load(endpoint=endpoint):
+                result = load.run_wrk(
+                    config,
+                    endpoint,
+                    ENDPOINTS[endpoint],
+                    connections=4,
+                    seconds=3,
+                    cookies_file=self.cookies_file if endpoint == "me" else None,
+                )
+                return result.requests
+
+            out[endpoint] = inprocess.server_side_counts(db.url, db.name, run_load)
+            log(f"server-side counts for {endpoint}: {out[endpoint]}")
+        connections.close_all()
+        return out
+
+
+REQUIRED = {
+    "wrk": "apt-get install wrk",
+    "nginx": "apt-get install nginx (TLS in front of the fake Patreon)",
+    "redis-server": "apt-get install redis-server",
+    "createdb": "apt-get install postgresql-client",
+    "dropdb": "apt-get install postgresql-client",
+    "openssl": "apt-get install openssl",
+    "envsubst": "apt-get install gettext-base (deploy/nginx/render)",
+}
+
+
+def preflight():
+    """Name every missing program at once, with how to install it."""
+    from tests.stack import program
+
+    missing = [
+        f"  {name}: {how}" for name, how in REQUIRED.items() if not program(name)
+    ]
+    if missing:
+        raise SystemExit("python -m bench needs:\n" + "\n".join(missing))
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    out = Path(args.out)
+    if args.render:
+        results = json.loads(Path(args.render).read_text())
+        report.write(results, out)
+        log(f"wrote {out}")
+        return
+    preflight()
+    began = time.monotonic()
+    results = {
+        "command": command_line(),
+        "started": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "args": {
+            "runs": args.runs,
+            "seconds": args.seconds,
+            "connections": args.connections,
+            "rows": args.rows,
+            "logins": args.logins,
+            "quick": args.quick,
+        },
+    }
+    configs = configurations()
+    log("starting the stack")
+    with Bench(configs, workers=2) as bench:
+        results["configs"] = {c.key: c.label for c in configs}
+        results["main"], results["variants"] = list(MAIN), list(VARIANTS)
+        results["workers"] = {"WEB_CONCURRENCY": 2, "GUNICORN_THREADS": "4 (default)"}
+        inprocess.setup_django(bench.app_env(LOG_LEVEL="WARNING"))
+        results["versions"] = versions(bench.db.url)
+        log("seeding 100,000 background session rows")
+        session_rows.seed(100_000)
+        runner = Runner(args, bench, configs)
+        masters = {c.key: c.instance.pid for c in configs}
+        with load.MemorySampler(masters) as memory:
+            results["logins"], cookies = runner.logins()
+            log("counting queries in-process")
+            results["queries"] = {
+                "me (logged in)": inprocess.count_queries("/api/auth/me", cookies[0]),
+                "me (no cookie)": inprocess.count_queries("/api/auth/me"),
+                "me (unknown cookie)": inprocess.count_queries(
+                    "/api/auth/me", "x" * 32
+                ),
+                "sessions (logged in)": inprocess.count_queries(
+                    "/api/auth/sessions", cookies[0]
+                ),
+                "bare": inprocess.count_queries("/api/bench/bare"),
+                "select1": inprocess.count_queries("/api/bench/select1"),
+            }
+            middle = runner.load_phase()
+            results["middle"] = middle
+            results["wrk"] = runner.wrk
+            results["profile"] = runner.profile_phase(middle)
+            results["server_side"] = runner.server_side_phase()
+        results["memory"] = {c.key: memory.summary(c.key) for c in configs}
+        bench.stop_servers()
+        if not args.no_rows:
+            from django.db import connections
+
+            connections.close_all()
+            log(f"session rows: {args.rows}")
+            table = session_rows.run_all(args.rows, runs=5, log=log)
+            results["rows"] = {str(k): v for k, v in table.items()}
+    results["runtime_seconds"] = round(time.monotonic() - began)
+    RESULTS.write_text(json.dumps(results, indent=1, default=str))
+    report.write(results, out)
+    log(f"done in {results['runtime_seconds']} s: wrote {out} and {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""
+The parts measured inside this process, with Django set up exactly as the
+gunicorn instances are (bench.settings, the same environment and database).
+
+- SQL per request, counted with CaptureQueriesContext through Django's test
+  client, plus the connection health checks (CONN_HEALTH_CHECKS): gunicorn
+  resets the check at every request start, so each request that touches the
+  database first runs a ``SELECT 1`` of its own, below Django's query
+  logging. The test client skips that reset; this does it by hand.
+- The same, counted by PostgreSQL itself for the live gunicorn instance:
+  committed transactions (every statement, autocommit) and rows written in
+  the bench database, per request of a short wrk run.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+API_HOST = "api.ventures.test"
+
+
+def setup_django(env):
+    """Configure Django in this process from the bench's app environment."""
+    os.environ.update(env)
+    import django
+
+    django.setup()
+
+
+def count_queries(path, cookie=None, repeat=3):
+    """
+    Queries, health-check round trips and writes for one GET of ``path``
+    (the last of ``repeat``, so lazy one-time work is out of the way).
+    """
+    from django.conf import settings
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client(HTTP_HOST=API_HOST, HTTP_X_FORWARDED_PROTO="https")
+    checks = []
+    original = connection.is_usable
+
+    def counting_is_usable():
+        checks.append(1)
+        return original()
+
+    connection.is_usable = counting_is_usable
+    try:
+        for _ in range(repeat):
+            checks.clear()
+            # An unknown cookie is deleted by the answer: send it every time.
+            client.cookies.clear()
+            if cookie:
+                client.cookies[settings.SESSION_COOKIE_NAME] = cookie
+            # What gunicorn's request_started signal does before each request.
+            connection.close_if_unusable_or_obsolete()
+            with CaptureQueriesContext(connection) as captured:
+                response = client.get(path, secure=True)
+    finally:
+        del connection.is_usable
+    writes = [
+        q["sql"]
+        for q in captured.captured_queries
+        if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+    ]
+    return {
+        "path": path,
+        "status": response.status_code,
+        "queries": len(captured),
+        "health_checks": len(checks),
+        "round_trips": len(captured) + len(checks),
+        "writes": len(writes),
+        "sql": [q["sql"] for q in captured.captured_queries],
+    }
+
+
+def _pg(database_url):
+    """A monitoring connection to the server's ``postgres`` database, so that
+    its own statements are not counted in the bench database's figures."""
+    import psycopg
+
+    server = database_url.rsplit("/", 1)[0]
+    return psycopg.connect(f"{server}/postgres", autocommit=True)
+
+
+def _snapshot(cursor, dbname):
+    cursor.execute("SELECT pg_stat_clear_snapshot()")
+    cursor.execute(
+        "SELECT xact_commit + xact_rollback, tup_inserted, tup_updated, tup_deleted"
+        " FROM pg_stat_database WHERE datname = %s",
+        [dbname],
+    )
+    transactions, inserts, updates, deletes = cursor.fetchone()
+    return {
+        "transactions": transactions,
+        "inserts": inserts,
+        "updates": updates,
+        "deletes": deletes,
+    }
+
+
+def _flush_backends(cursor, dbname):
+    """
+    End the app's connections to ``dbname``: a backend reports its pending
+    statistics when it exits (otherwise up to 10 s later). gunicorn's
+    connections fail their next health check and reconnect.
+    """
+    cursor.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+        [dbname],
+    )
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+            [dbname],
+        )
+        if cursor.fetchone()[0] == 0:
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)
+
+
+def server_side_counts(database_url, dbname, run_load):
+    """
+    PostgreSQL's own count of statements and session-row writes per request
+    while ``run_load()`` runs (it returns the number of requests served).
+    The app's connections are ended before and after, so that every backend
+    has reported its statistics; the reconnections this causes (one per
+    gunicorn thread) add a few statements at most, out of thousands.
+    """
+    with _pg(database_url) as conn, conn.cursor() as cursor:
+        _flush_backends(cursor, dbname)
+        before = _snapshot(cursor, dbname)
+        requests = run_load()
+        _flush_backends(cursor, dbname)
+        after = _snapshot(cursor, dbname)
+    delta = {k: after[k] - before[k] for k in before}
+    return {
+        "requests": requests,
+        "statements_per_request": delta["transactions"] / max(requests, 1),
+        "rows_inserted": delta["inserts"],
+        "rows_updated": delta["updates"],
+        "rows_deleted": delta["deletes"],
+    }

@@ -1,0 +1,873 @@
+"""
+docs/performance.md and its plots, from the results python -m bench saved.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from bench import session_rows as sr
+
+# The issue's targets.
+ME_RATIO_TARGET = 0.6
+REVOKE_TARGET_MS = 20
+ADMIN_TARGET_MS = 300
+LOCK_TARGET_MS = 1000
+BIG = "1000000"
+
+PROTOTYPE = [
+    ("bare Django JSON view, full middleware", "1.00x (1,600-2,100 req/s)"),
+    ("stock `django.contrib.sessions.backends.db` + user lookup", "0.20x"),
+    ("stock `cached_db` sessions with Redis", "0.24x"),
+    ("signed-cookie sessions (cannot be revoked)", "0.29x"),
+    ("one `cache.get` from Redis", "0.65x"),
+    ("one raw `SELECT 1` through Django's connection", "0.75x"),
+]
+
+
+def med(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def fmt(value, digits=1, suffix=""):
+    if value is None:
+        return "-"
+    if isinstance(value, int):
+        return f"{value:,}{suffix}"
+    return f"{value:,.{digits}f}{suffix}"
+
+
+def index(wrk):
+    """{(config, endpoint, connections): [results...]} of the measured runs."""
+    points = defaultdict(list)
+    for r in wrk:
+        if r["run"] >= 0:
+            points[(r["config"], r["endpoint"], r["connections"])].append(r)
+    return points
+
+
+def ratios(points, config, endpoint, connections, reference="bare"):
+    """Per-run ratio of ``endpoint``'s throughput to ``reference``'s."""
+    mine = {r["run"]: r["rps"] for r in points[(config, endpoint, connections)]}
+    ref = {r["run"]: r["rps"] for r in points[(config, reference, connections)]}
+    return [mine[run] / ref[run] for run in sorted(mine) if ref.get(run)]
+
+
+def summary(points, key):
+    runs = points.get(key, [])
+    if not runs:
+        return None
+    return {
+        "rps": med(r["rps"] for r in runs),
+        "p50": med(r["p50_ms"] for r in runs),
+        "p99": med(r["p99_ms"] for r in runs),
+        "app": med(r["app_cpu_ms"] for r in runs),
+        "wrk": med(r["wrk_cpu_ms"] for r in runs),
+        "other": med(r["other_cpu_ms"] for r in runs),
+        "pg": med(r.get("pg_cpu_ms", 0.0) for r in runs),
+        "errors": sum(r["errors"] for r in runs),
+        "requests": sum(r["requests"] for r in runs),
+        "steal": med(r["steal_pct"] for r in runs),
+        "booted": sum(r["workers_booted"] for r in runs),
+        "n": len(runs),
+    }
+
+
+def spread(values):
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.2f}x"
+    return f"**{med(values):.2f}x** ({min(values):.2f}-{max(values):.2f})"
+
+
+def status(ok):
+    return "met" if ok else "**missed**"
+
+
+def targets(results, points):
+    middle = results["middle"]
+    rows = []
+    me = ratios(points, "pg", "me", middle)
+    me_cpu = cpu_ratios(points, "pg", "me", middle)
+    all_levels = [
+        ratio
+        for c in results["args"]["connections"]
+        for ratio in ratios(points, "pg", "me", c)
+    ]
+    if me:
+        rows.append(
+            (
+                f"/api/auth/me >= {ME_RATIO_TARGET}x the bare view, PostgreSQL alone"
+                f" (c={middle})",
+                f"{med(me):.2f}x req/s (all levels and runs: {min(all_levels):.2f}-"
+                f"{max(all_levels):.2f}x); {med(me_cpu):.2f}x by CPU per request",
+                status(med(me) >= ME_RATIO_TARGET),
+            )
+        )
+    pairs, cpu_pairs = [], []
+    for c in results["args"]["connections"]:
+        pg = {r["run"]: r for r in points[("pg", "me", c)]}
+        redis = {r["run"]: r for r in points[("redis", "me", c)]}
+        for run in pg:
+            if run in redis:
+                pairs.append(redis[run]["rps"] / pg[run]["rps"])
+                cpu_pairs.append(redis[run]["app_cpu_ms"] / pg[run]["app_cpu_ms"])
+    if pairs:
+        ratio_redis = med(ratios(points, "redis", "me", middle))
+        rows.append(
+            (
+                "adding Redis does not make /me slower",
+                f"/me with Redis / without: {med(pairs):.2f}x throughput, "
+                f"{med(cpu_pairs):.2f}x app CPU per request; "
+                f"ratio to bare with Redis {ratio_redis:.2f}x",
+                status(med(pairs) >= 0.95 or med(cpu_pairs) <= 1.05),
+            )
+        )
+    q = results.get("queries", {}).get("me (logged in)")
+    if q:
+        rows.append(
+            (
+                "authenticated /me: at most 1 SQL query",
+                f"{q['queries']} query (+{q['health_checks']} health-check round trip)",
+                status(q["queries"] <= 1),
+            )
+        )
+        side = results.get("server_side", {}).get("me")
+        writes = q["writes"] + (
+            side["rows_updated"] + side["rows_inserted"] if side else 0
+        )
+        rows.append(
+            (
+                "no write on an ordinary authenticated request",
+                f"{q['writes']} in-process; "
+                + (
+                    f"{side['rows_updated']} rows updated, {side['rows_inserted']} "
+                    f"inserted over {side['requests']:,} requests under load"
+                    if side
+                    else ""
+                ),
+                status(writes == 0),
+            )
+        )
+    for figures in results.get("logins", []):
+        rows.append(
+            (
+                f"login callback, 0 errors ({figures['config']})",
+                f"{figures['logins']} logins, {figures['errors']} errors, "
+                f"{figures['logins_per_second']:.1f}/s",
+                status(figures["errors"] == 0 and figures["logins"] > 0),
+            )
+        )
+    big = results.get("rows", {}).get(BIG)
+    if big:
+        rows += [
+            (
+                f"revoke one user's sessions, 1M rows, <= {REVOKE_TARGET_MS} ms",
+                f"{big[sr.REVOKE]:.1f} ms",
+                status(big[sr.REVOKE] <= REVOKE_TARGET_MS),
+            ),
+            (
+                f"admin session list, 1M rows, <= {ADMIN_TARGET_MS} ms",
+                f"{big[sr.ADMIN]:.0f} ms (SQL {big[sr.ADMIN_SQL]:.1f} ms)",
+                status(big[sr.ADMIN] <= ADMIN_TARGET_MS),
+            ),
+            (
+                "cleanup never holds a lock longer than 1 s, 1M rows",
+                f"longest DELETE transaction {big[sr.LONGEST_LOCK]:.0f} ms; "
+                "longest wait of a concurrent revocation "
+                f"{big[sr.LONGEST_WAIT]:.0f} ms",
+                status(big[sr.LONGEST_LOCK] <= LOCK_TARGET_MS),
+            ),
+        ]
+    return rows
+
+
+def throughput_table(results, points):
+    lines = [
+        "| configuration | connections | bare req/s | /me req/s | /me ÷ bare"
+        " req/s (median, range) | bare ÷ /me CPU per request |"
+        " bare p50 / p99 ms | /me p50 / p99 ms | errors |",
+        "| --- | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |",
+    ]
+    for key in main_configs(results, points):
+        label = results["configs"][key]
+        for c in results["args"]["connections"]:
+            bare = summary(points, (key, "bare", c))
+            me = summary(points, (key, "me", c))
+            if not bare or not me:
+                continue
+            lines.append(
+                f"| {label} | {c} | {bare['rps']:,.0f} | {me['rps']:,.0f} | "
+                f"{spread(ratios(points, key, 'me', c))} | "
+                f"{spread(cpu_ratios(points, key, 'me', c))} | "
+                f"{bare['p50']:.1f} / {bare['p99']:.1f} | "
+                f"{me['p50']:.1f} / {me['p99']:.1f} | "
+                f"{bare['errors'] + me['errors']} |"
+            )
+    return "\n".join(lines)
+
+
+def main_configs(results, points):
+    """The configurations the targets are about, measured at every level."""
+    main = results.get("main", ["pg", "redis"])
+    return [k for k in main if points[(k, "me", results["middle"])]]
+
+
+def variant_configs(results, points):
+    """Variants, measured at the middle level only."""
+    variants = results.get("variants", [])
+    return [k for k in variants if points[(k, "me", results["middle"])]]
+
+
+def cpu_ratios(points, config, endpoint, connections, reference="bare"):
+    """
+    Per run, the reference's CPU per request over the endpoint's (gunicorn,
+    its PostgreSQL backends and wrk): the throughput ratio a CPU-bound
+    machine without neighbours would show, and much steadier than req/s on
+    a shared one.
+    """
+    mine = {r["run"]: r for r in points[(config, endpoint, connections)]}
+    ref = {r["run"]: r for r in points[(config, reference, connections)]}
+
+    def total(r):
+        return r["app_cpu_ms"] + r.get("pg_cpu_ms", 0.0) + r["wrk_cpu_ms"]
+
+    return [total(ref[run]) / total(mine[run]) for run in sorted(mine) if run in ref]
+
+
+def variants_table(results, points):
+    middle = results["middle"]
+    lines = [
+        f"| configuration (c={middle}) | bare req/s | /me req/s | /me ÷ bare req/s |"
+        " bare ÷ /me CPU per request | /me p50 / p99 ms |"
+        " /me CPU ms/req: app + PostgreSQL | workers booted |",
+        "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: |",
+    ]
+    for key in ["pg", *variant_configs(results, points)]:
+        bare = summary(points, (key, "bare", middle))
+        me = summary(points, (key, "me", middle))
+        if not bare or not me:
+            continue
+        lines.append(
+            f"| {results['configs'][key]} | {bare['rps']:,.0f} | {me['rps']:,.0f} |"
+            f" {spread(ratios(points, key, 'me', middle))} |"
+            f" {spread(cpu_ratios(points, key, 'me', middle))} |"
+            f" {me['p50']:.1f} / {me['p99']:.1f} |"
+            f" {me['app']:.2f} + {me['pg']:.2f} |"
+            f" {bare['booted'] + me['booted']} |"
+        )
+    return "\n".join(lines)
+
+
+def reference_table(results, points):
+    middle = results["middle"]
+    lines = [
+        f"| configuration | view (c={middle}) | req/s | ÷ bare | p50 / p99 ms |"
+        " CPU ms/req: app | PostgreSQL | rest | wrk |",
+        "| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    names = {
+        "bare": "bare JSON view (ceiling)",
+        "me": "authenticated /api/auth/me",
+        "select1": "one raw `SELECT 1`",
+        "cache-get": "one `cache.get` (Redis)",
+    }
+    for key in main_configs(results, points):
+        label = results["configs"][key]
+        for endpoint, name in names.items():
+            s = summary(points, (key, endpoint, middle))
+            if not s:
+                continue
+            ratio = spread(ratios(points, key, endpoint, middle))
+            lines.append(
+                f"| {label} | {name} | {s['rps']:,.0f} | "
+                f"{ratio if endpoint != 'bare' else '1x'} | "
+                f"{s['p50']:.1f} / {s['p99']:.1f} | {s['app']:.2f} | "
+                f"{s['pg']:.2f} | {s['other']:.2f} | {s['wrk']:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def query_table(results):
+    lines = [
+        "| request | status | SQL queries (Django) | + health-check round trips"
+        " | writes |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, q in results.get("queries", {}).items():
+        lines.append(
+            f"| {name} | {q['status']} | {q['queries']} | {q['health_checks']} |"
+            f" {q['writes']} |"
+        )
+    side = results.get("server_side", {})
+    if side:
+        lines += [
+            "",
+            "Counted by PostgreSQL itself (pg_stat_database of the bench database,"
+            " every statement is a transaction in autocommit) during a 3 s wrk run"
+            " at 4 connections on the PostgreSQL configuration:",
+            "",
+            "| request | requests | statements per request | rows inserted |"
+            " rows updated | rows deleted |",
+            "| --- | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for name, s in side.items():
+            lines.append(
+                f"| {name} | {s['requests']:,} | {s['statements_per_request']:.2f} |"
+                f" {s['rows_inserted']} | {s['rows_updated']} | {s['rows_deleted']} |"
+            )
+    return "\n".join(lines)
+
+
+def profile_table(results):
+    profiles = results.get("profile") or {}
+    if not profiles:
+        return "(not profiled: py-spy is not installed)"
+    names = []
+    for p in profiles.values():
+        for name in p["shares"]:
+            if name not in names:
+                names.append(name)
+    cols = list(profiles)
+    head = " | ".join(f"{c}: share | {c}: ms/req" for c in cols)
+    lines = [f"| where the worker's CPU goes | {head} |"]
+    lines.append("| --- |" + " ---: | ---: |" * len(cols))
+    for name in names:
+        cells = []
+        for c in cols:
+            share = profiles[c]["shares"].get(name, 0.0)
+            cells.append(
+                f"{100 * share:.0f}% | {share * profiles[c]['app_cpu_ms']:.2f}"
+            )
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    totals = " | ".join(f"100% | {profiles[c]['app_cpu_ms']:.2f}" for c in cols)
+    lines.append(f"| **total (gunicorn CPU per request)** | {totals} |")
+    return "\n".join(lines)
+
+
+def login_table(results):
+    lines = [
+        "| configuration | logins | concurrency | logins/s | callback p50 / p99 ms |"
+        " errors | preparing them (s) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for f in results.get("logins", []):
+        lines.append(
+            f"| {results['configs'][f['config']]} | {f['logins']} |"
+            f" {f['concurrency']} |"
+            f" {f['logins_per_second']:.1f} | {f['p50_ms']:.0f} / {f['p99_ms']:.0f} |"
+            f" {f['errors']} | {f['prepare_seconds']:.1f} |"
+        )
+        for sample in f.get("error_samples", []):
+            lines.append(f"|  | error: `{sample}` | | | | | |")
+    return "\n".join(lines)
+
+
+def memory_table(results):
+    lines = [
+        "| configuration | workers seen | peak RSS per worker, max (MiB) |"
+        " median (MiB) |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for key, label in results["configs"].items():
+        m = (results.get("memory") or {}).get(key)
+        if m:
+            lines.append(
+                f"| {label} | {m['workers_seen']} | {m['max_mib']:.1f} |"
+                f" {m['median_mib']:.1f} |"
+            )
+    return "\n".join(lines)
+
+
+def rows_table(results):
+    rows = results.get("rows")
+    if not rows:
+        return "(not measured)"
+    return sr.markdown({int(k): v for k, v in rows.items()})
+
+
+# PLOTS
+# ------------------------------------------------------------------------------
+
+
+def plot_rows(results, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = results.get("rows")
+    if not rows:
+        return False
+    sizes = sorted(int(k) for k in rows)
+    series = [
+        (sr.REVOKE, "revoke one user's sessions", REVOKE_TARGET_MS),
+        (sr.ADMIN, "admin session list page", ADMIN_TARGET_MS),
+        (sr.OWN, "user's own session list", None),
+        (sr.LONGEST_LOCK, "longest cleanup DELETE (lock held)", LOCK_TARGET_MS),
+        (sr.LONGEST_WAIT, "longest wait of a concurrent revocation", None),
+    ]
+    fig, ax = plt.subplots(figsize=(8, 6), dpi=110)
+    for key, label, target in series:
+        values = [rows[str(s)][key] for s in sizes]
+        (line,) = ax.plot(sizes, values, marker="o", label=label)
+        if target:
+            ax.axhline(target, color=line.get_color(), linestyle=":", linewidth=1)
+            ax.annotate(
+                f"target {target:,} ms",
+                (sizes[-1], target),
+                textcoords="offset points",
+                xytext=(0, 3),
+                ha="right",
+                fontsize=7,
+                color=line.get_color(),
+            )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(sizes, [f"{s:,}" for s in sizes])
+    ax.set_xlabel("session rows in accounts_session")
+    ax.set_ylabel("milliseconds (median; log scale)")
+    ax.set_title("Session administration cost vs number of session rows")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+def plot_throughput(results, points, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    levels = results["args"]["connections"]
+    middle = results["middle"]
+    main = main_configs(results, points)
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(12, 4.8), dpi=110, gridspec_kw={"width_ratios": [1, 1.2]}
+    )
+    width = 0.8 / max(len(main), 1)
+    for i, key in enumerate(main):
+        xs, ys, lo, hi = [], [], [], []
+        for j, c in enumerate(levels):
+            values = ratios(points, key, "me", c)
+            if not values:
+                continue
+            xs.append(j + (i - (len(main) - 1) / 2) * width)
+            ys.append(med(values))
+            lo.append(med(values) - min(values))
+            hi.append(max(values) - med(values))
+        left.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=results["configs"][key])
+    left.axhline(ME_RATIO_TARGET, color="red", linestyle="--", linewidth=1)
+    left.set_xticks(range(len(levels)), [f"wrk -c{c}" for c in levels])
+    left.set_ylim(0, 1.0)
+    left.set_ylabel("/api/auth/me req/s ÷ bare view req/s")
+    left.set_title("/me as a ratio of the ceiling (median, range)")
+    left.legend(fontsize=8, loc="upper left")
+    left.grid(True, axis="y", alpha=0.3)
+
+    keys = [*main, *variant_configs(results, points)]
+    names = {
+        "pg": "PostgreSQL",
+        "redis": "PostgreSQL + Redis",
+        "pg-proposed": "proposed session lookup",
+        "pg-proposed-nohc": "proposed lookup,\nno health checks",
+        "pg-prepared": "proposed lookup, no health\nchecks, prepared statements",
+        "pg-recycle": "max_requests=1000\n(repo default)",
+    }
+    ys, lo, hi, labels, texts, cpus = [], [], [], [], [], []
+    for key in keys:
+        values = ratios(points, key, "me", middle)
+        if not values:
+            continue
+        ys.append(med(values))
+        lo.append(med(values) - min(values))
+        hi.append(max(values) - med(values))
+        cpus.append(med(cpu_ratios(points, key, "me", middle)))
+        labels.append(names.get(key, key))
+        me = summary(points, (key, "me", middle))
+        bare = summary(points, (key, "bare", middle))
+        texts.append(f"{me['rps']:,.0f} / {bare['rps']:,.0f} req/s")
+    positions = list(range(len(ys)))[::-1]
+    palette = {"pg": "#1f77b4", "redis": "#ff7f0e", "pg-recycle": "#999999"}
+    colors = [palette.get(k, "#2ca02c") for k in keys][: len(ys)]
+    right.barh(positions, ys, xerr=[lo, hi], capsize=3, color=colors)
+    right.scatter(
+        cpus,
+        positions,
+        marker="D",
+        color="black",
+        zorder=3,
+        s=18,
+        label="bare ÷ /me CPU per request",
+    )
+    for y, value, cpu_value, text in zip(positions, ys, cpus, texts, strict=True):
+        right.annotate(
+            f"{value:.2f}x req/s, {cpu_value:.2f}x CPU  ({text})",
+            (max(value, cpu_value), y),
+            xytext=(6, 6),
+            textcoords="offset points",
+            fontsize=7,
+        )
+    right.legend(fontsize=7, loc="lower right")
+    right.axvline(ME_RATIO_TARGET, color="red", linestyle="--", linewidth=1)
+    right.annotate(
+        f"target {ME_RATIO_TARGET}x",
+        (ME_RATIO_TARGET, positions[0] if positions else 0),
+        xytext=(3, 14),
+        textcoords="offset points",
+        fontsize=8,
+        color="red",
+    )
+    right.set_yticks(positions, labels, fontsize=8)
+    right.set_xlim(0, 1.3)
+    right.set_xlabel("/me req/s ÷ bare req/s (median, range)")
+    right.set_title(f"Per configuration, wrk -c{middle}")
+    right.grid(True, axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return True
+
+
+# THE DOCUMENT
+# ------------------------------------------------------------------------------
+
+
+def write(results, out):
+    out = Path(out)
+    points = index(results.get("wrk", []))
+    plots = {}
+    try:
+        rows_png = out.with_name("performance-rows.png")
+        if plot_rows(results, rows_png):
+            plots["rows"] = rows_png.name
+        ratio_png = out.with_name("performance-throughput.png")
+        if plot_throughput(results, points, ratio_png):
+            plots["throughput"] = ratio_png.name
+    except ImportError:
+        plots = {}
+    out.write_text(render(results, points, plots))
+
+
+def render(results, points, plots):
+    m = results["machine"]
+    a = results["args"]
+    v = results.get("versions", {})
+    middle = results.get("middle", 16)
+    parts = []
+    add = parts.append
+    add("# Performance\n")
+    add(
+        "Generated by `python -m bench` (bench/__main__.py); do not edit by hand, "
+        "run it again. Everything below comes from one run of:\n"
+    )
+    add(
+        "```sh\n.venv/bin/pip install -r bench/requirements.txt\n"
+        f".venv/bin/{results['command']}\n```\n"
+    )
+    add(
+        f"Run {results['started']}, took {results.get('runtime_seconds', 0) // 60} min "
+        f"{results.get('runtime_seconds', 0) % 60} s. "
+        f"Machine: {m['nproc']} cores ({m['cpu']}), {m['ram_gib']} GiB RAM, "
+        f"Linux {m['kernel']}, load average at start {' '.join(m['loadavg_at_start'])}"
+        " (a shared, noisy machine: compare numbers of the same run only). "
+        "Versions: " + ", ".join(f"{k} {val}" for k, val in v.items()) + ".\n"
+    )
+    add(
+        "Setup: gunicorn from `gunicorn.conf.py` (gthread, WEB_CONCURRENCY=2 workers"
+        " x 4 threads, production settings with"
+        " `DJANGO_SETTINGS_MODULE=bench.settings`,"
+        " which only adds the reference views of `bench/urls.py`), one instance per"
+        " configuration; a throwaway database on the machine's PostgreSQL; a throwaway"
+        " redis-server; the fake Patreon behind nginx's TLS (test CA). wrk runs on the"
+        f" same 2 cores, `-t2 -c{{{','.join(map(str, a['connections']))}}}"
+        f" -d{a['seconds']}s`,"
+        f" {a['runs']} run(s) per point, interleaved (bare and /me alternate, their"
+        " order flips every run); ratios are taken per run, then the median. Requests"
+        " go straight to gunicorn as nginx would send them (`X-Forwarded-Proto: https`"
+        " from the trusted proxy, an `Origin` of the frontend); /me walks the cookies"
+        f" of all {2 * a['logins']} patrons logged in through the fake, on a table of"
+        " 100,000 more session rows. The main configurations run with"
+        " `GUNICORN_MAX_REQUESTS=0` (no worker recycling, steady state), but for"
+        " the one that keeps the repository's `max_requests = 1000` (see the"
+        " notes). *Ratios by CPU* divide the CPU per request (gunicorn, its"
+        " PostgreSQL backends and wrk, from /proc) of the bare view by /me's: on"
+        " a CPU-bound machine without neighbours that is the throughput ratio,"
+        " and it is much steadier than req/s here.\n"
+    )
+
+    add("## Targets\n")
+    add("| target | measured | |\n| --- | --- | --- |")
+    for target, measured, ok in targets(results, points):
+        add(f"| {target} | {measured} | {ok} |")
+    add("")
+
+    add("## /api/auth/me against the bare view\n")
+    if "throughput" in plots:
+        add(f"![/me throughput ratio per configuration]({plots['throughput']})\n")
+    add(throughput_table(results, points) + "\n")
+    add(
+        "What the suggested changes would gain, measured in the same run at the"
+        " middle concurrency level: *proposed session lookup* is"
+        " `bench/proposed_store.py` (the app's query, compiled once instead of per"
+        " request); *no health checks* also sets `CONN_HEALTH_CHECKS = False`;"
+        " *max_requests=1000* is gunicorn.conf.py's recycling as it stands (the"
+        " other configurations run with `GUNICORN_MAX_REQUESTS=0`). CPU per request"
+        " is split into gunicorn (*app*), the database's PostgreSQL backends, and"
+        " the *rest* of the machine (kernel, Redis, neighbours).\n"
+    )
+    add(variants_table(results, points) + "\n")
+    add(
+        f"Reference views and CPU per request (c={middle}): *app* is gunicorn's"
+        " CPU (master and workers), *PostgreSQL* the bench database's backends,"
+        " *rest* the machine's other busy CPU during the run (kernel threads,"
+        " Redis, and whatever else runs on this shared machine: mostly noise),"
+        " *wrk* the load generator's.\n"
+    )
+    add(reference_table(results, points) + "\n")
+
+    add("### Where /me's CPU goes (py-spy)\n")
+    add(
+        "py-spy `--gil` on both workers: *me* and *bare* on the PostgreSQL"
+        " configuration, *me, proposed* on the proposed lookup without health"
+        f" checks; c={middle}, 8 s"
+        " per endpoint; each sample goes to the first row whose frames it contains;"
+        " ms/req is the share times the measured gunicorn CPU per request.\n"
+    )
+    add(profile_table(results) + "\n")
+
+    add("## SQL per request\n")
+    add(
+        "In-process (Django's test client, bench settings, the same database), the"
+        " last of three identical requests; *health-check round trips* are the"
+        " `SELECT 1` that `CONN_HEALTH_CHECKS = True` sends before the first query of"
+        " every request, below Django's query log (counted by wrapping"
+        " `connection.is_usable`).\n"
+    )
+    add(query_table(results) + "\n")
+
+    add("## Logins through the fake Patreon\n")
+    add(
+        "Each login: the login page, its button, the fake's consent (prepared"
+        " first), then the callback, timed: the app exchanges the code and fetches"
+        " the identity (two HTTPS calls to the fake through nginx), creates the user"
+        " and membership, and starts the session. A new patron and a new client"
+        " address per login, so rate limits apply as in production.\n"
+    )
+    add(login_table(results) + "\n")
+
+    add("## Memory\n")
+    add(
+        "Peak RSS (VmHWM) of each gunicorn worker, sampled twice a second through"
+        " every phase under load.\n"
+    )
+    add(memory_table(results) + "\n")
+
+    add("## Session rows\n")
+    add(
+        "In-process with the app's own code (bench/session_rows.py): N rows, 10 per"
+        " user, half expired; medians of 5. Revoking = `accounts.revocation"
+        ".revoke_user_sessions` for a user with 10 live sessions; the admin list"
+        " is `/admin/accounts/session/` as a superuser (SQL vs the rest, i.e."
+        " rendering); cleanup = `SessionStore.clear_expired(batch_size=1000)`, the"
+        " lock held is one batch's DELETE transaction, from the DELETE to its commit,"
+        " while a second connection keeps locking (`FOR UPDATE`) the rows of a user"
+        " at the head of cleanup's queue.\n"
+    )
+    if "rows" in plots:
+        add(f"![cost vs number of session rows]({plots['rows']})\n")
+    add(rows_table(results) + "\n")
+
+    add("## The prototype's numbers (issue 7, not measured here)\n")
+    add(
+        "Measured on a prototype on this kind of machine (gunicorn, 2 sync workers,"
+        " wrk -c16, PostgreSQL and Redis on loopback), quoted for context; this app's"
+        " custom session store cannot run the stock backends, so they are not"
+        " re-measured:\n"
+    )
+    add("| prototype view | throughput ÷ bare |\n| --- | --- |")
+    for name, value in PROTOTYPE:
+        add(f"| {name} | {value} |")
+    add("")
+    add(notes(results, points))
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def cpu(s):
+    """CPU per request that the request itself caused: gunicorn, PostgreSQL, wrk."""
+    return s["app"] + s["pg"] + s["wrk"]
+
+
+def _ms(s):
+    return f"{s['app']:.2f} + {s['pg']:.2f} ms"
+
+
+def notes(results, points):
+    """The closing note: what bounds each figure, from this run's numbers."""
+    middle = results.get("middle", 16)
+    lines = ["## Notes: what bounds each figure\n"]
+    get = {
+        key: summary(points, (config, endpoint, middle))
+        for key, (config, endpoint) in {
+            "bare": ("pg", "bare"),
+            "me": ("pg", "me"),
+            "select1": ("pg", "select1"),
+            "cache": ("redis", "cache-get"),
+            "proposed": ("pg-proposed", "me"),
+            "nohc": ("pg-proposed-nohc", "me"),
+            "prepared": ("pg-prepared", "me"),
+        }.items()
+    }
+    prof = (results.get("profile") or {}).get("me", {})
+    shares = prof.get("shares", {})
+    app = prof.get("app_cpu_ms", 0.0)
+
+    def part(prefix):
+        return sum(v for k, v in shares.items() if k.startswith(prefix))
+
+    bare, me, sel = get["bare"], get["me"], get["select1"]
+    if bare and me:
+        text = (
+            f"- **/me costs {cpu(me) / cpu(bare):.1f}x the bare view's CPU.** Per"
+            f" request (gunicorn + PostgreSQL backends, c={middle}): bare"
+            f" {_ms(bare)}, /me {_ms(me)}."
+        )
+        if shares:
+            text += (
+                f" py-spy puts {100 * part('ORM'):.0f}% of /me's worker CPU"
+                f" ({part('ORM') * app:.2f} ms) in the ORM: building the"
+                ' `select_related("user__patreon")` queryset, compiling it to SQL'
+                " (3 tables, 28 columns) and turning the row into three model"
+                " instances, anew for every request"
+                f" (`accounts/session_store.py` `_rows()`); the session decode, the"
+                f" user and auth-hash checks take {100 * part('session'):.0f}%, the"
+                f" health check {100 * part('connection'):.0f}%."
+            )
+        text += (
+            " On the database side the join is parsed and planned for every"
+            " request (psycopg's client-side binding, Django's default, prepares"
+            " nothing)."
+        )
+        lines.append(text)
+    if sel and bare:
+        ref = (
+            f"- **The floor for any database-backed request.** A view doing one raw"
+            f" `SELECT 1` costs {_ms(sel)}"
+            f" ({med(cpu_ratios(points, 'pg', 'select1', middle)):.2f}x the bare"
+            " view by CPU,"
+            f" {med(ratios(points, 'pg', 'select1', middle)):.2f}x by req/s): its"
+            " two round trips (the health check and the query) and Django's cursor"
+            " path. /me cannot be cheaper than that plus its own work (the session"
+            " decode, the auth-hash check, the payload), so 0.6x sits close to the"
+            " floor on this stack (gthread workers, Python 3.11, 2 shared cores)."
+        )
+        if get["cache"]:
+            ref += (
+                " A `cache.get` from Redis costs"
+                f" {get['cache']['app']:.2f} ms of gunicorn CPU"
+                f" ({med(ratios(points, 'redis', 'cache-get', middle)):.2f}x by"
+                " req/s)."
+            )
+        lines.append(ref)
+    steps = [
+        ("proposed", "pg-proposed", "Compiling the session query once"),
+        ("nohc", "pg-proposed-nohc", "That, and no connection health checks"),
+        (
+            "prepared",
+            "pg-prepared",
+            "That, and prepared statements (server-side binding)",
+        ),
+    ]
+    for key, config, what in steps:
+        s = get[key]
+        if s:
+            lines.append(
+                f"- **{what}** (measured above, not in the app): /me at"
+                f" {med(ratios(points, config, 'me', middle)):.2f}x by req/s,"
+                f" {med(cpu_ratios(points, config, 'me', middle)):.2f}x by CPU;"
+                f" {_ms(s)} per request."
+            )
+    proposed = (results.get("profile") or {}).get("me, proposed")
+    if proposed and proposed.get("shares"):
+        top = sorted(proposed["shares"].items(), key=lambda kv: -kv[1])[:4]
+        lines.append(
+            "- **What bounds /me once the ORM work is gone.** py-spy on the"
+            f" proposed lookup ({proposed['app_cpu_ms']:.2f} ms of gunicorn CPU per"
+            " request): "
+            + "; ".join(
+                f"{name} {100 * share:.0f}% ({share * proposed['app_cpu_ms']:.2f} ms)"
+                for name, share in top
+            )
+            + ". What is left is mostly what every Django request pays (the bare"
+            " view's own cost) plus the session decode and the auth-hash check."
+        )
+    redis_me = summary(points, ("redis", "me", middle))
+    if redis_me and me:
+        lines.append(
+            "- **Redis.** /me never touches the cache (sessions are rows in"
+            " PostgreSQL; Redis holds the login rate limits and the readiness"
+            f" probe's key), so REDIS_URL changes nothing on it: {_ms(redis_me)}"
+            f" with Redis against {_ms(me)} without."
+        )
+    runs = [r for r in results.get("wrk", []) if r["config"] == "pg-recycle"]
+    if runs:
+        boots = sum(r["workers_booted"] for r in runs)
+        served = sum(r["requests"] for r in runs)
+        slowest = min(runs, key=lambda r: r["rps"])
+        text = (
+            "- **Worker recycling.** gunicorn.conf.py's `max_requests = 1000`"
+            " (+ up to 100 jitter) restarts each worker after a thousand-odd"
+            " requests. A worker is not preloaded: it imports Django, allauth and"
+            " the app and runs the policy checks itself (importing ventures.wsgi"
+            " alone takes about 1.3 CPU-seconds on an idle machine, seconds of"
+            f" wall time on a loaded one). Here {boots} workers booted while"
+            f" that instance served {served:,} requests (at these rates a worker"
+            " boots every few seconds). Its slowest run served"
+            f" {slowest['rps']:,.0f} req/s ({slowest['endpoint']},"
+            f" {slowest['requests']:,} requests in {slowest['seconds']:.0f} s)"
+        )
+        if slowest["requests"] == 0:
+            text += (
+                ": both workers, started together and loaded evenly, were booting"
+                " at once and the instance answered nothing"
+            )
+        lines.append(
+            text + ". The other configurations run with `GUNICORN_MAX_REQUESTS=0`,"
+            " so that ratios compare requests, not boots."
+        )
+    big = (results.get("rows") or {}).get(BIG)
+    if big:
+        lines.append(
+            f"- **Admin session list.** With 1M rows the page's"
+            f" {big[sr.ADMIN_QUERIES]} queries take {big[sr.ADMIN_SQL]:.1f} ms of"
+            f" {big[sr.ADMIN]:.0f} ms; the rest is the admin rendering 50 rows"
+            " (`items_for_result`: an action checkbox rendered through the form"
+            " templates, then three dates and the other cells per row), the same"
+            " at any table size. Filtering to active sessions takes"
+            f" {big[sr.ADMIN_ACTIVE]:.0f} ms: a filtered list is counted exactly"
+            " (EstimatedCountPaginator estimates unfiltered lists only), a count"
+            " over half a million rows."
+        )
+        lines.append(
+            f"- **Revoking** deletes by the (user, created_at) index:"
+            f" {big[sr.REVOKE]:.1f} ms at 1M rows, flat in the table's size."
+        )
+        lines.append(
+            f"- **Cleanup.** {big[sr.BATCHES]:,} batches of 1000 took"
+            f" {big[sr.CLEANUP]:.0f} s; the median batch {big[sr.MEDIAN_BATCH]:.0f} ms,"
+            f" the longest {big[sr.LONGEST_BATCH]:.0f} ms (selecting the next keys,"
+            " which locks no row, included). The longest DELETE transaction held"
+            f" its row locks {big[sr.LONGEST_LOCK]:.0f} ms. Those are locks on"
+            " expired rows only, which no request reads; only a revocation of the"
+            " same user can wait on them: the probe's longest wait was"
+            f" {big[sr.LONGEST_WAIT]:.0f} ms, and pg_locks, sampled every few"
+            f" milliseconds, showed at most {big[sr.LOCK_WAITERS]} waiter(s)."
+        )
+    return "\n".join(lines) + "\n"

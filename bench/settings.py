@@ -1,0 +1,37 @@
+"""
+The production settings, plus the benchmark's reference views (bench.urls).
+
+Selected with ``DJANGO_SETTINGS_MODULE=bench.settings`` by ``python -m bench``
+only: the reference views never reach the production URLconf. Everything
+else (middleware, sessions, database, cache, policy checks) is
+ventures.settings, read from the same environment.
+
+Two variables let the benchmark measure a suggested change side by side
+with the app as it is; unset (every configuration but the "proposed" ones),
+nothing differs from production:
+
+- ``BENCH_SESSION_ENGINE``: another session store (bench.proposed_store).
+- ``BENCH_CONN_HEALTH_CHECKS=false``: no ``SELECT 1`` before each request's
+  first query.
+- ``BENCH_SERVER_SIDE_BINDING=true``: psycopg's server-side parameter binding
+  and prepared statements (Django disables them by default, for connection
+  poolers): psycopg prepares a statement once it has run five times on a
+  connection, so PostgreSQL plans the session query once per connection,
+  not per request.
+"""
+
+import os
+
+from ventures.settings import *  # noqa: F403
+from ventures.settings import DATABASES
+
+ROOT_URLCONF = "bench.urls"
+
+if os.environ.get("BENCH_SESSION_ENGINE"):
+    SESSION_ENGINE = os.environ["BENCH_SESSION_ENGINE"]
+if os.environ.get("BENCH_CONN_HEALTH_CHECKS", "").lower() == "false":
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+if os.environ.get("BENCH_SERVER_SIDE_BINDING", "").lower() == "true":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=5
+    )
