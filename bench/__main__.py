@@ -120,7 +120,7 @@ def parse_args(argv=None):
 
 
 def command_line():
-    return "python -m bench " + " ".join(sys.argv[1:])
+    return " ".join(["python -m bench", *sys.argv[1:]])
 
 
 def machine():

@@ -619,9 +619,9 @@ def render(results, points, plots):
         " `bench/proposed_store.py` (the app's query, compiled once instead of per"
         " request); *no health checks* also sets `CONN_HEALTH_CHECKS = False`;"
         " *max_requests=1000* is gunicorn.conf.py's recycling as it stands (the"
-        " other configurations run with `GUNICORN_MAX_REQUESTS=0`). CPU per request"
-        " is split into gunicorn (*app*), the database's PostgreSQL backends, and"
-        " the *rest* of the machine (kernel, Redis, neighbours).\n"
+        " other configurations run with `GUNICORN_MAX_REQUESTS=0`). /me's CPU per"
+        " request is split into gunicorn (*app*) and the bench database's"
+        " PostgreSQL backends.\n"
     )
     add(variants_table(results, points) + "\n")
     add(
@@ -772,7 +772,9 @@ def notes(results, points):
             ref += (
                 " A `cache.get` from Redis costs"
                 f" {get['cache']['app']:.2f} ms of gunicorn CPU"
-                f" ({med(ratios(points, 'redis', 'cache-get', middle)):.2f}x by"
+                f" ({med(cpu_ratios(points, 'redis', 'cache-get', middle)):.2f}x the"
+                " bare view by CPU,"
+                f" {med(ratios(points, 'redis', 'cache-get', middle)):.2f}x by"
                 " req/s)."
             )
         lines.append(ref)
@@ -856,7 +858,7 @@ def notes(results, points):
             " over half a million rows."
         )
         lines.append(
-            f"- **Revoking** deletes by the (user, created_at) index:"
+            f"- **Revoking** is one DELETE by the user's index:"
             f" {big[sr.REVOKE]:.1f} ms at 1M rows, flat in the table's size."
         )
         lines.append(
