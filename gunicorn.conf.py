@@ -13,7 +13,7 @@ What differs between machines and instances comes from the environment:
   (default ``127.0.0.1:8000``).
 - ``WEB_CONCURRENCY``: worker processes (gunicorn's own variable).
 - ``GUNICORN_THREADS``: threads per worker (default 4).
-- ``GUNICORN_MAX_REQUESTS`` / ``GUNICORN_MAX_REQUESTS_JITTER``.
+- ``GUNICORN_MAX_REQUESTS`` / ``GUNICORN_MAX_REQUESTS_JITTER`` (default 20000 / 2000).
 - ``GUNICORN_WORKER_TMP_DIR``: where worker heartbeats live.
 - ``GUNICORN_CONTROL_SOCKET``: gunicornc's socket; none unless set.
 - ``TRUSTED_PROXIES`` and ``LOG_LEVEL``: the application's own variables
@@ -75,8 +75,12 @@ threads = _int("GUNICORN_THREADS", 4)
 # Recycle each worker after this many requests (plus up to the jitter, so the
 # workers of an instance don't all restart at once): a slow memory leak then
 # costs a worker restart, not an outage. The master restarts it gracefully.
-max_requests = _int("GUNICORN_MAX_REQUESTS", 1000)
-max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 100)
+# A worker boots in about 1.3 CPU-seconds here, so recycling every thousand
+# requests (a common example value) would add about 1.3 ms of CPU to each
+# request, as much as /api/auth/me costs itself (docs/performance.md); every
+# 20,000 it adds a twentieth of that.
+max_requests = _int("GUNICORN_MAX_REQUESTS", 20000)
+max_requests_jitter = _int("GUNICORN_MAX_REQUESTS_JITTER", 2000)
 
 # The longest request is the login callback: two Patreon calls bounded by
 # PATREON_TIMEOUT (5 s each) plus the database. A worker silent for 30 s is

@@ -20,12 +20,14 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import timedelta
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore as DBStore
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
+from accounts import session_lookup
 from accounts.models import USER_AGENT_MAX_LENGTH
 
 
@@ -108,16 +110,9 @@ class SessionStore(DBStore):
         self.created_at, self.last_seen = row.created_at, row.last_seen
         self.ip, self.user_agent = row.ip, row.user_agent
 
-    def _rows(self):
-        return self.model.objects.select_related("user__patreon")
-
     def _get_session_from_db(self):
         hashes = _hashes(self.session_key)
-        row = (
-            self._rows()
-            .filter(session_key__in=hashes, expire_date__gt=timezone.now())
-            .first()
-        )
+        row = session_lookup.fetch(hashes, timezone.now())
         if row is None:
             self._session_key = None
             return None
@@ -128,19 +123,7 @@ class SessionStore(DBStore):
         return row
 
     async def _aget_session_from_db(self):
-        hashes = _hashes(self.session_key)
-        row = (
-            await self._rows()
-            .filter(session_key__in=hashes, expire_date__gt=timezone.now())
-            .afirst()
-        )
-        if row is None:
-            self._session_key = None
-            return None
-        self._remember_row(row)
-        if row.session_key != hashes[0]:
-            await self.model.objects.filter(pk=row.pk).aupdate(session_key=hashes[0])
-        return row
+        return await sync_to_async(self._get_session_from_db)()
 
     def exists(self, session_key):
         return self.model.objects.filter(session_key=hash_key(session_key)).exists()
