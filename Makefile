@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 FAKE_PATREON_PORT ?= 8765
 
-.PHONY: run test lint system-deps
+.PHONY: run test lint bench system-deps
 
 $(VENV)/.run-deps: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,15 @@ system-deps:
 
 test: $(VENV)/.test-deps system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+$(VENV)/.bench-deps: $(VENV)/.test-deps bench/requirements.txt
+	$(BIN)/python -m pip install --quiet -r bench/requirements.txt
+	touch $@
+
+# The benchmark (docs/performance.md): wrk from Debian's packages too.
+bench: $(VENV)/.bench-deps system-deps
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 lint: $(VENV)/.test-deps
 	$(BIN)/ruff check .

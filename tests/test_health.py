@@ -42,9 +42,15 @@ def test_readyz_reports_an_unreachable_redis(client, settings):
     assert response.json()["checks"]["cache"] == "unreachable"
 
 
-def test_probes_answer_only_get_and_head(client):
-    assert client.head("/healthz").status_code == 200
-    assert client.options("/healthz").status_code == 405
+@pytest.mark.parametrize("path", ["/healthz", "/readyz"])
+def test_probes_refuse_other_methods_in_json(client, path, caplog):
+    assert client.head(path).status_code == 200
+    assert client.post(path).status_code == 403  # CSRF refuses it first
+    response = client.options(path)
+    assert response.status_code == 405
+    assert response["Allow"] == "GET, HEAD"
+    assert response.json()["error"] == "method_not_allowed"
+    assert "Method Not Allowed" in caplog.text
 
 
 def test_probes_are_silent_on_success(client, caplog):

@@ -545,10 +545,7 @@ class TestErrorAnswers:
         path = template.replace("{id}", "0123456789abcdef0123")
         response = getattr(patron, method)(path, HTTP_X_CSRFTOKEN=csrf_token(patron))
         assert response.status_code == 405
-        if path.startswith("/api/"):
-            assert_conforms_to(response, "MethodNotAllowed")
-        else:
-            assert_conforms_to(response, "ProbeMethodNotAllowed")
+        assert_conforms_to(response, "MethodNotAllowed")
 
     def test_a_host_the_api_does_not_serve(self, client):
         response = client.get("/api/auth/me", HTTP_HOST="evil.example")

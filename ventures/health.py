@@ -7,6 +7,7 @@ configured) answers. Neither needs a session or a login.
 """
 
 import logging
+from functools import wraps
 
 from django.conf import settings
 from django.core.cache import cache
@@ -14,7 +15,8 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_safe
+
+from accounts import errors
 
 logger = logging.getLogger(__name__)
 
@@ -48,15 +50,27 @@ def _cache():
 CHECKS = {"database": _database, "migrations": _migrations, "cache": _cache}
 
 
-@never_cache
-@require_safe
+def probe(view):
+    """GET and HEAD only, never cached; other methods get a JSON 405."""
+
+    @wraps(view)
+    def wrapper(request):
+        if request.method not in ("GET", "HEAD"):
+            response = errors.json_error(405, "method_not_allowed")
+            response["Allow"] = "GET, HEAD"
+            return response
+        return view(request)
+
+    return never_cache(wrapper)
+
+
+@probe
 def healthz(request):
     """The process is up; touches nothing else."""
     return JsonResponse({"status": "ok"})
 
 
-@never_cache
-@require_safe
+@probe
 def readyz(request):
     """Ready to serve: 200, or 503 naming what is not."""
     results = {}
