@@ -15,13 +15,23 @@ import tempfile
 from pathlib import Path
 
 # (category, marker frames: any one of them in the stack), first match wins.
+# The app's session lookup comes before the ORM's rows: it builds its
+# instances with Model.from_db too, and its class is named _SessionQuery.
+# The ORM rows only ever match the previous ORM lookup (bench/orm_store.py).
 CATEGORIES = [
     ("connection health check (`SELECT 1`, CONN_HEALTH_CHECKS)", ["is_usable"]),
     ("database round trip and driver (psycopg)", ["(psycopg/"]),
+    (
+        "Django's cursor (execute wrappers, query log)",
+        ["CursorWrapper.", "CursorDebugWrapper."],
+    ),
+    (
+        "session lookup (accounts/session_lookup.py)",
+        ["accounts/session_lookup.py"],
+    ),
     ("ORM: compiling the SQL", ["SQLCompiler."]),
     ("ORM: rows to model instances", ["ModelIterable.__iter__", "Model.from_db"]),
     ("ORM: building the queryset", ["QuerySet.", "Query."]),
-    ("proposed store: its own fetch", ["(bench/proposed_store.py"]),
     (
         "session decode, user and auth-hash checks",
         ["get_user", "SessionStore.load", "SessionBase._get_session"],

@@ -476,10 +476,10 @@ def plot_throughput(results, points, path):
     names = {
         "pg": "PostgreSQL",
         "redis": "PostgreSQL + Redis",
-        "pg-proposed": "proposed session lookup",
-        "pg-proposed-nohc": "proposed lookup,\nno health checks",
-        "pg-prepared": "proposed lookup, no health\nchecks, prepared statements",
-        "pg-recycle": "max_requests=1000\n(repo default)",
+        "pg-orm": "previous ORM\nsession lookup",
+        "pg-nohc": "no health checks",
+        "pg-prepared": "no health checks,\nprepared statements",
+        "pg-recycle": "max_requests=1000",
     }
     ys, lo, hi, labels, texts, cpus = [], [], [], [], [], []
     for key in keys:
@@ -495,7 +495,12 @@ def plot_throughput(results, points, path):
         bare = summary(points, (key, "bare", middle))
         texts.append(f"{me['rps']:,.0f} / {bare['rps']:,.0f} req/s")
     positions = list(range(len(ys)))[::-1]
-    palette = {"pg": "#1f77b4", "redis": "#ff7f0e", "pg-recycle": "#999999"}
+    palette = {
+        "pg": "#1f77b4",
+        "redis": "#ff7f0e",
+        "pg-orm": "#9467bd",
+        "pg-recycle": "#999999",
+    }
     colors = [palette.get(k, "#2ca02c") for k in keys][: len(ys)]
     right.barh(positions, ys, xerr=[lo, hi], capsize=3, color=colors)
     right.scatter(
@@ -596,8 +601,9 @@ def render(results, points, plots):
         f" of all {2 * a['logins']} patrons logged in through the fake, on a table of"
         " 100,000 more session rows. The main configurations run with"
         " `GUNICORN_MAX_REQUESTS=0` (no worker recycling, steady state), but for"
-        " the one that keeps the repository's `max_requests = 1000` (see the"
-        " notes). *Ratios by CPU* divide the CPU per request (gunicorn, its"
+        " *max_requests=1000*, which recycles each worker after 1,000 requests"
+        " (+ up to 100; gunicorn.conf.py's default is now 20,000 + up to 2,000;"
+        " see the notes). *Ratios by CPU* divide the CPU per request (gunicorn, its"
         " PostgreSQL backends and wrk, from /proc) of the bare view by /me's: on"
         " a CPU-bound machine without neighbours that is the throughput ratio,"
         " and it is much steadier than req/s here.\n"
@@ -614,14 +620,20 @@ def render(results, points, plots):
         add(f"![/me throughput ratio per configuration]({plots['throughput']})\n")
     add(throughput_table(results, points) + "\n")
     add(
-        "What the suggested changes would gain, measured in the same run at the"
-        " middle concurrency level: *proposed session lookup* is"
-        " `bench/proposed_store.py` (the app's query, compiled once instead of per"
-        " request); *no health checks* also sets `CONN_HEALTH_CHECKS = False`;"
-        " *max_requests=1000* is gunicorn.conf.py's recycling as it stands (the"
-        " other configurations run with `GUNICORN_MAX_REQUESTS=0`). /me's CPU per"
-        " request is split into gunicorn (*app*) and the bench database's"
-        " PostgreSQL backends.\n"
+        "Variants, measured in the same run at the middle concurrency level."
+        " *PostgreSQL* is the app as it is: its session lookup"
+        " (`accounts/session_lookup.py`) builds and compiles the query once per"
+        " thread and only executes it per request. *Previous ORM session lookup*"
+        " is the baseline it replaced, `bench/orm_store.py`: the same query"
+        ' through `select_related("user__patreon")...first()`, built, compiled'
+        " and materialised by the ORM on every request. The others are the app's"
+        " lookup with further changes the app does not make: *no"
+        " CONN_HEALTH_CHECKS* (`CONN_HEALTH_CHECKS = False`), that and"
+        " *prepared statements* (psycopg's server-side binding,"
+        " `prepare_threshold=5`), and *max_requests=1000* (worker recycling every"
+        " 1,000 requests, + up to 100; the other configurations run with"
+        " `GUNICORN_MAX_REQUESTS=0`). /me's CPU per request is split into"
+        " gunicorn (*app*) and the bench database's PostgreSQL backends.\n"
     )
     add(variants_table(results, points) + "\n")
     add(
@@ -635,9 +647,9 @@ def render(results, points, plots):
 
     add("### Where /me's CPU goes (py-spy)\n")
     add(
-        "py-spy `--gil` on both workers: *me* and *bare* on the PostgreSQL"
-        " configuration, *me, proposed* on the proposed lookup without health"
-        f" checks; c={middle}, 8 s"
+        "py-spy `--gil` on both workers: *me* (the app as it is) and *bare* on"
+        " the PostgreSQL configuration, *me, ORM lookup* on the previous ORM"
+        f" session lookup (bench/orm_store.py); c={middle}, 8 s"
         " per endpoint; each sample goes to the first row whose frames it contains;"
         " ms/req is the share times the measured gunicorn CPU per request.\n"
     )

@@ -6,11 +6,12 @@ only: the reference views never reach the production URLconf. Everything
 else (middleware, sessions, database, cache, policy checks) is
 ventures.settings, read from the same environment.
 
-Two variables let the benchmark measure a suggested change side by side
-with the app as it is; unset (every configuration but the "proposed" ones),
-nothing differs from production:
+Three variables let the benchmark measure a variant side by side with the
+app as it is; unset (the main configurations), nothing differs from
+production:
 
-- ``BENCH_SESSION_ENGINE``: another session store (bench.proposed_store).
+- ``BENCH_SESSION_ENGINE``: another session store (bench.orm_store, the
+  app's previous ORM lookup, as a baseline).
 - ``BENCH_CONN_HEALTH_CHECKS=false``: no ``SELECT 1`` before each request's
   first query.
 - ``BENCH_SERVER_SIDE_BINDING=true``: psycopg's server-side parameter binding
