@@ -5,6 +5,11 @@ Each ``wrk`` run also reads, before and after, the CPU time of the gunicorn
 instance under load (master, live workers and reaped workers), of wrk
 itself, and of the whole machine (/proc/stat), so the report can say where
 each request's CPU went: on 2 shared cores, throughput is CPU per request.
+
+It also reads each worker's share of that CPU. wrk opens its connections at
+the start of a run and keeps them, and which worker accepts each one is a
+race: now and then one worker takes them all and the other sits idle, which
+cuts throughput by half or more, whatever the endpoint (``one_worker``).
 """
 
 from __future__ import annotations
@@ -190,6 +195,14 @@ class WrkResult:
     other_cpu_ms: float  # the rest of the machine per request (kernel, Redis...)
     steal_pct: float  # CPU stolen by the hypervisor during the run
     workers_booted: int  # gunicorn workers started during the run (recycling)
+    # The busiest worker's share of the workers' CPU (None if workers changed).
+    busiest_worker_pct: float | None = None
+
+    def one_worker(self, threshold=90.0):
+        """Whether one worker did nearly all the work (it held every connection)."""
+        return (
+            self.busiest_worker_pct is not None and self.busiest_worker_pct > threshold
+        )
 
     def as_dict(self):
         return asdict(self)
@@ -217,6 +230,7 @@ def run_wrk(
     env = {**os.environ, "BENCH_COOKIES": str(cookies_file or "")}
     pg_before = postgres.cpu() if postgres else {}
     workers_before = set(children_of(master))
+    worker_before = {w: process_cpu(w, children=False) for w in workers_before}
     app_before = gunicorn_cpu(master)
     busy_before, steal_before, total_before = machine_cpu()
     children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -227,6 +241,9 @@ def run_wrk(
     busy_after, steal_after, total_after = machine_cpu()
     app_after = gunicorn_cpu(master)
     workers_after = set(children_of(master))
+    worker_used = [
+        process_cpu(w, children=False) - worker_before[w] for w in workers_before
+    ]
     pg_after = postgres.cpu() if postgres else {}
     pg_cpu = PostgresBackends.delta(pg_before, pg_after)
     match = re.search(r"^BENCH (\{.*\})$", result.stdout, re.MULTILINE)
@@ -263,4 +280,11 @@ def run_wrk(
         / requests,
         steal_pct=100 * (steal_after - steal_before) / total,
         workers_booted=len(workers_after - workers_before),
+        busiest_worker_pct=(
+            100 * max(worker_used) / sum(worker_used)
+            if len(worker_used) > 1
+            and workers_after == workers_before
+            and sum(worker_used) > 0
+            else None
+        ),
     )

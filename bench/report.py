@@ -5,7 +5,7 @@ docs/performance.md and its plots, from the results python -m bench saved.
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from bench import session_rows as sr
@@ -453,6 +453,7 @@ def plot_throughput(results, points, path):
         1, 2, figsize=(12, 4.8), dpi=110, gridspec_kw={"width_ratios": [1, 1.2]}
     )
     width = 0.8 / max(len(main), 1)
+    top = 1.0
     for i, key in enumerate(main):
         xs, ys, lo, hi = [], [], [], []
         for j, c in enumerate(levels):
@@ -464,9 +465,10 @@ def plot_throughput(results, points, path):
             lo.append(med(values) - min(values))
             hi.append(max(values) - med(values))
         left.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=results["configs"][key])
+        top = max([top, *(y + h + 0.05 for y, h in zip(ys, hi, strict=True))])
     left.axhline(ME_RATIO_TARGET, color="red", linestyle="--", linewidth=1)
     left.set_xticks(range(len(levels)), [f"wrk -c{c}" for c in levels])
-    left.set_ylim(0, 1.0)
+    left.set_ylim(0, top)
     left.set_ylabel("/api/auth/me req/s ÷ bare view req/s")
     left.set_title("/me as a ratio of the ceiling (median, range)")
     left.legend(fontsize=8, loc="upper left")
@@ -522,18 +524,19 @@ def plot_throughput(results, points, path):
         )
     right.legend(fontsize=7, loc="lower right")
     right.axvline(ME_RATIO_TARGET, color="red", linestyle="--", linewidth=1)
-    right.annotate(
-        f"target {ME_RATIO_TARGET}x",
-        (ME_RATIO_TARGET, positions[0] if positions else 0),
-        xytext=(3, 14),
-        textcoords="offset points",
+    right.text(
+        ME_RATIO_TARGET,
+        1.005,
+        f" target {ME_RATIO_TARGET}x",
+        transform=right.get_xaxis_transform(),
         fontsize=8,
         color="red",
+        va="bottom",
     )
     right.set_yticks(positions, labels, fontsize=8)
     right.set_xlim(0, 1.3)
     right.set_xlabel("/me req/s ÷ bare req/s (median, range)")
-    right.set_title(f"Per configuration, wrk -c{middle}")
+    right.set_title(f"Per configuration, wrk -c{middle}", pad=14)
     right.grid(True, axis="x", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
@@ -608,6 +611,30 @@ def render(results, points, plots):
         " a CPU-bound machine without neighbours that is the throughput ratio,"
         " and it is much steadier than req/s here.\n"
     )
+    if "repeated" in results:
+        repeated = results["repeated"]
+        add(
+            "wrk opens its connections when a run starts, and which gunicorn worker"
+            " accepts each one is a race: now and then one worker gets them all and"
+            " the other sits idle, which cuts any endpoint's throughput by half or"
+            " more. A measured run (or a profile) in which one worker did more"
+            " than 90% of the workers' CPU is therefore run again, up to"
+            f" {results.get('attempts', 3)} times in all: {len(repeated)} run(s)"
+            " were repeated in this one"
+            + (
+                " ("
+                + ", ".join(
+                    f"{config} {endpoint} c={c}" + (f" x{n}" if n > 1 else "")
+                    for (config, endpoint, c), n in Counter(
+                        (r["config"], r["endpoint"], r["connections"]) for r in repeated
+                    ).items()
+                )
+                + ")"
+                if repeated
+                else ""
+            )
+            + ".\n"
+        )
 
     add("## Targets\n")
     add("| target | measured | |\n| --- | --- | --- |")
@@ -732,17 +759,22 @@ def notes(results, points):
             "me": ("pg", "me"),
             "select1": ("pg", "select1"),
             "cache": ("redis", "cache-get"),
-            "proposed": ("pg-proposed", "me"),
-            "nohc": ("pg-proposed-nohc", "me"),
+            "orm": ("pg-orm", "me"),
+            "nohc": ("pg-nohc", "me"),
             "prepared": ("pg-prepared", "me"),
         }.items()
     }
-    prof = (results.get("profile") or {}).get("me", {})
+    profiles = results.get("profile") or {}
+    prof = profiles.get("me", {})
     shares = prof.get("shares", {})
     app = prof.get("app_cpu_ms", 0.0)
+    orm_prof = profiles.get("me, ORM lookup", {})
 
-    def part(prefix):
+    def part(prefix, shares=shares):
         return sum(v for k, v in shares.items() if k.startswith(prefix))
+
+    # What every request pays, the bare view's too.
+    common = ("rest of Django", "gunicorn", "access log", "the view")
 
     bare, me, sel = get["bare"], get["me"], get["select1"]
     if bare and me:
@@ -753,20 +785,47 @@ def notes(results, points):
         )
         if shares:
             text += (
-                f" py-spy puts {100 * part('ORM'):.0f}% of /me's worker CPU"
-                f" ({part('ORM') * app:.2f} ms) in the ORM: building the"
-                ' `select_related("user__patreon")` queryset, compiling it to SQL'
-                " (3 tables, 28 columns) and turning the row into three model"
-                " instances, anew for every request"
-                f" (`accounts/session_store.py` `_rows()`); the session decode, the"
-                f" user and auth-hash checks take {100 * part('session'):.0f}%, the"
-                f" health check {100 * part('connection'):.0f}%."
+                f" py-spy puts {100 * part('session lookup'):.0f}% of /me's worker"
+                f" CPU ({part('session lookup') * app:.2f} ms) in the session lookup"
+                " itself (`accounts/session_lookup.py`: the parameters, the"
+                " converters, three `Model.from_db`), the database round trip and"
+                f" driver at {100 * part('database'):.0f}%, Django's cursor at"
+                f" {100 * part('Django'):.0f}%, the health check at"
+                f" {100 * part('connection'):.0f}%; the session decode, the user"
+                f" and auth-hash checks take {100 * part('session decode'):.0f}%."
+                " What every request pays, the bare view's too (the rest of"
+                " Django, gunicorn, the access log, the view and its JSON), is"
+                f" {100 * sum(part(c) for c in common):.0f}%"
+                f" ({sum(part(c) for c in common) * app:.2f} ms)."
             )
         text += (
             " On the database side the join is parsed and planned for every"
             " request (psycopg's client-side binding, Django's default, prepares"
             " nothing)."
         )
+        lines.append(text)
+    orm = get["orm"]
+    if orm and me:
+        text = (
+            "- **The previous ORM session lookup** (bench/orm_store.py, the"
+            " baseline): /me at"
+            f" {med(ratios(points, 'pg-orm', 'me', middle)):.2f}x the bare view by"
+            f" req/s, {med(cpu_ratios(points, 'pg-orm', 'me', middle)):.2f}x by"
+            f" CPU; {_ms(orm)} per request, against {_ms(me)} for the app's"
+            f" lookup ({orm['app'] - me['app']:+.2f} ms of gunicorn CPU)."
+        )
+        orm_shares = orm_prof.get("shares", {})
+        if orm_shares:
+            orm_app = orm_prof.get("app_cpu_ms", 0.0)
+            share = part("ORM", orm_shares)
+            text += (
+                f" py-spy puts {100 * share:.0f}% of its worker CPU"
+                f" ({share * orm_app:.2f} ms of {orm_app:.2f}) in the ORM:"
+                ' building the `select_related("user__patreon")` queryset,'
+                " compiling it to SQL (3 tables, 28 columns) and turning the row"
+                " into three model instances, anew for every request. The app's"
+                " lookup does that work once per thread."
+            )
         lines.append(text)
     if sel and bare:
         ref = (
@@ -791,8 +850,7 @@ def notes(results, points):
             )
         lines.append(ref)
     steps = [
-        ("proposed", "pg-proposed", "Compiling the session query once"),
-        ("nohc", "pg-proposed-nohc", "That, and no connection health checks"),
+        ("nohc", "pg-nohc", "No connection health checks"),
         (
             "prepared",
             "pg-prepared",
@@ -803,24 +861,21 @@ def notes(results, points):
         s = get[key]
         if s:
             lines.append(
-                f"- **{what}** (measured above, not in the app): /me at"
-                f" {med(ratios(points, config, 'me', middle)):.2f}x by req/s,"
-                f" {med(cpu_ratios(points, config, 'me', middle)):.2f}x by CPU;"
-                f" {_ms(s)} per request."
+                f"- **{what}** (the app's lookup; measured above, not in the"
+                f" app): /me at {med(ratios(points, config, 'me', middle)):.2f}x"
+                f" by req/s, {med(cpu_ratios(points, config, 'me', middle)):.2f}x"
+                f" by CPU; {_ms(s)} per request."
             )
-    proposed = (results.get("profile") or {}).get("me, proposed")
-    if proposed and proposed.get("shares"):
-        top = sorted(proposed["shares"].items(), key=lambda kv: -kv[1])[:4]
+    if shares:
+        top = sorted(shares.items(), key=lambda kv: -kv[1])[:4]
         lines.append(
-            "- **What bounds /me once the ORM work is gone.** py-spy on the"
-            f" proposed lookup ({proposed['app_cpu_ms']:.2f} ms of gunicorn CPU per"
-            " request): "
+            f"- **What bounds /me now.** py-spy on the app ({app:.2f} ms of"
+            " gunicorn CPU per request), its largest shares: "
             + "; ".join(
-                f"{name} {100 * share:.0f}% ({share * proposed['app_cpu_ms']:.2f} ms)"
+                f"{name} {100 * share:.0f}% ({share * app:.2f} ms)"
                 for name, share in top
             )
-            + ". What is left is mostly what every Django request pays (the bare"
-            " view's own cost) plus the session decode and the auth-hash check."
+            + "."
         )
     redis_me = summary(points, ("redis", "me", middle))
     if redis_me and me:
@@ -836,9 +891,10 @@ def notes(results, points):
         served = sum(r["requests"] for r in runs)
         slowest = min(runs, key=lambda r: r["rps"])
         text = (
-            "- **Worker recycling.** gunicorn.conf.py's `max_requests = 1000`"
-            " (+ up to 100 jitter) restarts each worker after a thousand-odd"
-            " requests. A worker is not preloaded: it imports Django, allauth and"
+            "- **Worker recycling.** *max_requests=1000* (+ up to 100 jitter,"
+            " gunicorn.conf.py's default until it became 20,000 + up to 2,000)"
+            " restarts each worker after a thousand-odd requests. A worker is"
+            " not preloaded: it imports Django, allauth and"
             " the app and runs the policy checks itself (importing ventures.wsgi"
             " alone takes about 1.3 CPU-seconds on an idle machine, seconds of"
             f" wall time on a loaded one). Here {boots} workers booted while"
@@ -852,9 +908,18 @@ def notes(results, points):
                 ": both workers, started together and loaded evenly, were booting"
                 " at once and the instance answered nothing"
             )
+        text += "."
+        recycled = summary(points, ("pg-recycle", "me", middle))
+        if recycled and me:
+            text += (
+                f" /me cost {recycled['app']:.2f} ms of gunicorn CPU per request"
+                f" there, against {me['app']:.2f} ms without recycling."
+            )
         lines.append(
-            text + ". The other configurations run with `GUNICORN_MAX_REQUESTS=0`,"
-            " so that ratios compare requests, not boots."
+            text + " At the default of 20,000 a worker boots about twenty times"
+            " less often. The other configurations run with"
+            " `GUNICORN_MAX_REQUESTS=0`, so that ratios compare requests, not"
+            " boots."
         )
     big = (results.get("rows") or {}).get(BIG)
     if big:
