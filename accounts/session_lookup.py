@@ -11,14 +11,14 @@ worth of columns to SQL and materialising the instances cost about half of
 only executes the SQL through Django's cursor (so query counting, logging and
 execute wrappers still see it) and builds the instances with
 ``Model.from_db``, applying the converters the ORM would apply. On
-PostgreSQL the statement is also prepared, once per connection, so the server
-does not parse and plan a three-table join on every request either.
+PostgreSQL the statement text never changes, so psycopg prepares it on each
+connection (settings: ``server_side_binding``) and the server does not parse
+and plan a three-table join on every request either.
 tests/test_session_lookup.py holds it to the ORM's answer.
 """
 
 import threading
 
-import psycopg
 from django.db import connections, router
 
 from accounts.models import PatreonMembership, Session, User
@@ -93,7 +93,7 @@ class _SessionQuery:
 
     def fetch(self, hashes, now):
         connection = connections[self.alias]
-        with _cursor(connection) as cursor:
+        with connection.cursor() as cursor:
             cursor.execute(
                 self.sql, [connection.ops.adapt_datetimefield_value(now), *hashes]
             )
@@ -110,31 +110,3 @@ class _SessionQuery:
             User.patreon.related.set_cached_value(user, membership)
         Session.user.field.set_cached_value(session, user)
         return session
-
-
-class _PreparedCursor(psycopg.Cursor):
-    """psycopg's server-side binding cursor, preparing every statement it runs."""
-
-    def execute(self, query, params=None, *, prepare=None, binary=None):
-        return super().execute(query, params, prepare=True, binary=binary)
-
-
-def _cursor(connection):
-    """
-    A cursor as ``connection.cursor()`` gives (health check, reconnect, error
-    translation, query logging), preparing its statement on PostgreSQL.
-
-    Django binds parameters on the client and prepares nothing by default, for
-    connection poolers in transaction mode; a pooler in front of PostgreSQL
-    must then keep prepared statements per client (PgBouncer 1.21 and later,
-    ``max_prepared_statements``). The app connects directly (README).
-    """
-    if connection.vendor != "postgresql":
-        return connection.cursor()
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    connection.validate_thread_sharing()
-    cursor = _PreparedCursor(connection.connection)
-    if connection.queries_logged:
-        return connection.make_debug_cursor(cursor)
-    return connection.make_cursor(cursor)

@@ -130,3 +130,19 @@ def test_key_hashes_are_parameters_not_sql(patron):
     session("a" * 64, patron)
     assert lookup(["' OR 1=1 --", 'a" OR "1"="1']) is None
     assert Session.objects.count() == 1
+
+
+def test_postgresql_parses_and_plans_the_query_once_per_connection(patron):
+    """Prepared on PostgreSQL once it has run five times; plain elsewhere."""
+    session("a" * 64, patron)
+    for _ in range(6):
+        assert lookup(["a" * 64]) is not None
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements"
+            " WHERE statement LIKE %s AND NOT from_sql",
+            ['%FROM "accounts_session" s LEFT OUTER JOIN%'],
+        )
+        assert cursor.fetchone() == (1,)

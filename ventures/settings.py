@@ -183,6 +183,16 @@ DATABASES = {
 # costs one failed check instead of a failed request.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Parameters bound on the server, and a statement prepared once it has run
+    # five times on a connection (psycopg's default): PostgreSQL then parses
+    # and plans the session lookup of every authenticated request once per
+    # connection, not per request (docs/performance.md). Django leaves both
+    # off by default for transaction-mode poolers; the app connects directly
+    # (PgBouncer 1.21+ with max_prepared_statements copes too).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True, prepare_threshold=5
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
