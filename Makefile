@@ -29,10 +29,13 @@ run: $(VENV)/.run-deps
 	trap 'kill $$fake' EXIT INT TERM; \
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
-# nginx and Chromium from Debian's packages, for the stack and browser tests.
+# What the stack and browser tests run besides the machine's PostgreSQL, from
+# Debian's packages: nginx, Chromium, openssl, envsubst, redis-server, createdb.
+SYSTEM_COMMANDS := nginx chromium openssl envsubst redis-server createdb
+SYSTEM_PACKAGES := nginx chromium openssl gettext-base redis-server postgresql-client
 system-deps:
-	@command -v nginx >/dev/null && command -v chromium >/dev/null || \
-		(apt-get update -qq && apt-get install -y -qq nginx chromium >/dev/null)
+	@for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null || exit 1; done || \
+		(apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null)
 
 test: $(VENV)/.test-deps system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -39,8 +39,6 @@ import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
-
 from fake_patreon.patrons import Directory
 from tests.stack import (
     API_HOST,
@@ -544,10 +542,3 @@ def sites_for(stack):
             sites.stop()
         if not KEEP:
             shutil.rmtree(directory, ignore_errors=True)
-
-
-def fail_or_skip(message):
-    """CI must run the browser tests: there, a missing tool fails them."""
-    if os.environ.get("CI"):
-        pytest.fail(message)
-    pytest.skip(message)

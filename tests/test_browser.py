@@ -38,7 +38,6 @@ from tests.browser import (
     chromium_args,
     collect_static,
     expected,
-    fail_or_skip,
     go_to_login_page,
     go_to_patreon,
     keep_failure_artifacts,
@@ -144,7 +143,8 @@ def stack(config):
     """The production stack, with this configuration's session cookie."""
     missing = missing_tools()
     if missing:
-        fail_or_skip(f"the browser tests need {', '.join(missing)}")
+        # Failed, never skipped, on a laptop as in CI: `make test` installs them.
+        pytest.fail(f"the browser tests need {', '.join(missing)}: run `make test`")
     collect_static()
     # Every browser reaches nginx from 127.0.0.1: lift the per-address login
     # limits, which tests/test_stack.py checks on their own.
