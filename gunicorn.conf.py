@@ -16,6 +16,7 @@ What differs between machines and instances comes from the environment:
 - ``GUNICORN_MAX_REQUESTS`` / ``GUNICORN_MAX_REQUESTS_JITTER`` (default 20000 / 2000).
 - ``GUNICORN_WORKER_TMP_DIR``: where worker heartbeats live.
 - ``GUNICORN_CONTROL_SOCKET``: gunicornc's socket; none unless set.
+- ``GUNICORN_PROC_NAME``: the process title (default ``ventures``).
 - ``TRUSTED_PROXIES`` and ``LOG_LEVEL``: the application's own variables
   (README, "Configuration"), read here too so both agree.
 """

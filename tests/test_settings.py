@@ -179,9 +179,11 @@ def test_development_mode_needs_no_configuration(fresh_checkout):
     env = {"PATH": production_env()["PATH"], "DEBUG": "true"}
     code = (
         "import sys, ventures.wsgi; from django.conf import settings; "
-        "sys.stderr.write(settings.SECRET_KEY)"
+        "sys.stderr.write(settings.SECRET_KEY); print(settings.LOGIN_REDIRECT_URL)"
     )
     first = run_python(code, env, cwd=fresh_checkout)
+    # No frontend in development: a login lands where it shows whom it logged in.
+    assert first.stdout.splitlines()[-1] == "/api/auth/me"
     assert first.returncode == 0, first.stderr
     key_file = fresh_checkout / ".secret-key"
     # A random key, persisted so sessions survive a restart.
@@ -200,13 +202,19 @@ def test_development_key_is_ignored_by_git():
 
 
 def variables_read_by_settings():
-    source = (ROOT / "ventures" / "settings.py").read_text()
-    return set(re.findall(r'env(?:\.\w+|_list)\(\s*"([A-Z][A-Z0-9_]+)"', source))
+    """What ventures/settings.py and gunicorn.conf.py read from the environment."""
+    settings = (ROOT / "ventures" / "settings.py").read_text()
+    gunicorn = (ROOT / "gunicorn.conf.py").read_text()
+    return set(
+        re.findall(r'env(?:\.\w+|_list)\(\s*"([A-Z][A-Z0-9_]+)"', settings)
+    ) | set(
+        re.findall(r'(?:_int|_list|os\.environ\.get)\("([A-Z][A-Z0-9_]+)"', gunicorn)
+    )
 
 
 def test_every_variable_is_in_env_example_and_readme():
     names = variables_read_by_settings()
-    assert "SECRET_KEY" in names
+    assert {"SECRET_KEY", "GUNICORN_BIND", "WEB_CONCURRENCY"} <= names
     example = (ROOT / ".env.example").read_text()
     readme = (ROOT / "README.md").read_text()
     assert [n for n in names if not re.search(rf"^#?{n}=", example, re.M)] == []

@@ -59,9 +59,9 @@ ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", default="localhost,127.0.0.1,[::1]" if DEBUG else ""
 )
 # The single-page frontend's exact origins: CORS, CSRF and post-login redirects.
-FRONTEND_ORIGINS = env_list(
-    "FRONTEND_ORIGINS", default="http://localhost:8000" if DEBUG else ""
-)
+# Development serves no frontend: without one configured, logins land on
+# /api/auth/me (LOGIN_REDIRECT_URL), which shows whom they logged in.
+FRONTEND_ORIGINS = env_list("FRONTEND_ORIGINS")
 CORS_ALLOWED_ORIGINS = FRONTEND_ORIGINS
 CORS_ALLOW_CREDENTIALS = True
 CORS_URLS_REGEX = r"^/api/"
@@ -248,7 +248,7 @@ LOGGING = {
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = ["accounts.backends.AuthenticationBackend"]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = FRONTEND_ORIGINS[0] if FRONTEND_ORIGINS else "/"
+LOGIN_REDIRECT_URL = FRONTEND_ORIGINS[0] if FRONTEND_ORIGINS else "/api/auth/me"
 ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
 SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
 # Patreon is the only way in: no local passwords, signup or email flows.
