@@ -1,10 +1,12 @@
 """Staff inspect and revoke sessions in the Django admin, over real HTTP."""
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Session, User
 from tests.patreon import CSRF_INPUT, log_in
@@ -162,11 +164,26 @@ def test_session_search_by_patreon_id_excludes_others(staff, alice, bob):
 
 
 @pytest.mark.parametrize(
-    "query",
-    [{"state": "active"}, {"state": "expired"}, {"age": "1h"}, {"age": "older"}],
+    ("query", "shown", "hidden"),
+    [
+        ({"state": "active"}, "100001", "100002"),
+        ({"state": "expired"}, "100002", "100001"),
+        ({"age": "1h"}, "100001", "100002"),
+        ({"age": "1d"}, "100001", "100002"),
+        ({"age": "older"}, "100002", "100001"),
+    ],
 )
-def test_session_filters_answer(staff, alice, query):
-    assert staff.get(reverse(CHANGELIST), query).status_code == 200
+def test_session_filters_pick_the_right_rows(staff, alice, bob, query, shown, hidden):
+    """Alice logged in just now; Bob's session began 8 days ago and has expired."""
+    now = timezone.now()
+    sessions_of("100002").update(
+        created_at=now - timedelta(days=8), expire_date=now - timedelta(days=1)
+    )
+    response = staff.get(reverse(CHANGELIST), query)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert shown in html
+    assert hidden not in html
 
 
 def test_session_list_query_count_does_not_grow_with_rows(
@@ -223,3 +240,21 @@ def test_emergency_superuser_logs_in_with_a_password(client, django_user_model):
     )
     assert response.status_code == 302
     assert client.get(reverse(CHANGELIST)).status_code == 200
+
+
+def test_nothing_in_the_admin_hands_staff_a_live_session_key(staff, alice, settings):
+    """Pages, links and URLs show the key's hash; the cookie's key is nowhere."""
+    key = alice.cookies[settings.SESSION_COOKIE_NAME].value
+    [session] = sessions_of("100001")
+    change = reverse("admin:accounts_session_change", args=[session.pk])
+    pages = [staff.get(reverse(CHANGELIST)), staff.get(change)]
+    pages.append(staff.get(reverse(CHANGELIST), {"q": "100001"}))
+    for page in pages:
+        assert page.status_code == 200
+        assert key not in page.content.decode()
+    assert key not in change
+    # Presenting what the admin does show, as a cookie, logs nobody in.
+    intruder = type(alice)()
+    intruder.cookies[settings.SESSION_COOKIE_NAME] = session.pk
+    assert me(intruder).status_code == 401
+    assert me(alice).status_code == 200
