@@ -13,9 +13,18 @@ from accounts import events
 from accounts.models import Session
 from accounts.session_store import SessionStore
 
+OWNERS_LOGGED = 100
+
 
 def revoke_sessions(sessions, *, by=None, request=None, scope="selected"):
     """End the sessions in the queryset ``sessions``; return how many ended."""
+    owners = None
+    if scope != "everyone":
+        # Whose sessions they were, for the log (a bounded list, never keys).
+        owners = sorted(
+            {pk for pk in sessions.values_list("user_id", flat=True)[:OWNERS_LOGGED]}
+            - {None}
+        )
     count = SessionStore.revoke(sessions)
     events.emit(
         events.SESSIONS_REVOKED,
@@ -24,6 +33,7 @@ def revoke_sessions(sessions, *, by=None, request=None, scope="selected"):
         revoked_by=getattr(by, "pk", by),
         scope=scope,
         count=count,
+        owners=owners,
     )
     return count
 

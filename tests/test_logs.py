@@ -5,6 +5,7 @@ import logging
 
 import pytest
 
+from tests.patreon import CSRF_INPUT
 from ventures.logs import (
     JsonFormatter,
     RequestIdFilter,
@@ -65,3 +66,41 @@ def test_startup_line_states_the_policy_and_never_the_key(settings, caplog):
     assert fields["mode"] == "production"
     assert fields["secret_key_fingerprint"] == secret_fingerprint(settings.SECRET_KEY)
     assert settings.SECRET_KEY not in line
+
+
+def test_logout_and_revocation_are_logged_with_who_and_whose(
+    client_factory, fake_patreon, staff, caplog
+):
+    from django.urls import reverse
+
+    from accounts.models import Session
+    from tests.patreon import log_in
+
+    alice, bob = client_factory(), client_factory()
+    log_in(alice, "1001")
+    log_in(bob, "1002")
+    bob_id = Session.objects.get(user__patreon__patreon_id="1002").user_id
+    token = alice.get("/api/auth/csrf").json()["csrf_token"]
+    alice.post("/api/auth/logout", HTTP_X_CSRFTOKEN=token)
+    url = reverse("admin:accounts_session_changelist")
+    page = staff.get(url).content.decode()
+    staff.post(
+        url,
+        {
+            "action": "revoke_selected",
+            "_selected_action": list(
+                Session.objects.filter(user_id=bob_id).values_list("pk", flat=True)
+            ),
+            "csrfmiddlewaretoken": CSRF_INPUT.search(page)[1],
+        },
+    )
+    events = {
+        r.event: json.loads(JsonFormatter().format(r))
+        for r in caplog.records
+        if hasattr(r, "event")
+    }
+    assert events["logged_out"]["patreon_id"] == "1001"
+    revoked = events["sessions_revoked"]
+    assert revoked["owners"] == [bob_id]
+    assert revoked["revoked_by"] == staff.user.pk
+    assert revoked["count"] == 1
