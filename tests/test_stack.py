@@ -169,6 +169,30 @@ def test_a_session_made_through_nginx_is_one_session_on_every_instance(stack):
     assert browser.me().status_code == 401
 
 
+def test_a_session_revoked_on_one_instance_is_refused_by_the_other(stack):
+    """The patron, on a second device, ends the first one's session through B."""
+    laptop, phone = stack.browser(), stack.browser()
+    laptop.log_in("1002")
+    phone.log_in("1002")
+    a, b = stack.instances
+    assert laptop.direct(a, "/api/auth/me").status_code == 200
+
+    listed = phone.direct(b, "/api/auth/sessions").json()["sessions"]
+    [other] = [s["id"] for s in listed if not s["current"]]
+    token = phone.direct(b, "/api/auth/csrf").json()["csrf_token"]
+    ended = phone.direct(
+        b,
+        f"/api/auth/sessions/{other}",
+        method="DELETE",
+        headers={"X-CSRFToken": token},
+    )
+    assert ended.status_code == 200, f"{ended.text}\n{stack.logs()}"
+
+    assert laptop.direct(a, "/api/auth/me").status_code == 401
+    assert laptop.me().status_code == 401
+    assert phone.direct(a, "/api/auth/me").status_code == 200
+
+
 # ISOLATION UNDER LOAD
 # ------------------------------------------------------------------------------
 
