@@ -21,6 +21,9 @@ def production_env(**overrides):
         "SECRET_KEY": secrets.token_urlsafe(64),
         "ALLOWED_HOSTS": "api.ventures.isharehow.app",
         "FRONTEND_ORIGINS": "https://ventures.isharehow.app",
+        "PATREON_CLIENT_ID": "our-client-id",
+        "PATREON_CLIENT_SECRET": secrets.token_urlsafe(32),
+        "PATREON_CAMPAIGN_ID": "1234567",
         "DATABASE_URL": os.environ.get("DATABASE_URL", "sqlite:///:memory:"),
     }
     env.update(overrides)

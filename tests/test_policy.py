@@ -11,6 +11,9 @@ GOOD = policy.Config(
     secret_key=STRONG_KEY,
     allowed_hosts=("api.ventures.isharehow.app",),
     frontend_origins=("https://ventures.isharehow.app",),
+    patreon_client_id="our-client-id",
+    patreon_client_secret="our-client-secret",
+    patreon_campaign_id="1234567",
 )
 
 
@@ -166,6 +169,26 @@ def test_open_allowed_hosts_are_refused(hosts):
 def test_patreon_over_http_is_refused():
     config = with_(patreon_base_url="http://127.0.0.1:8765")
     assert ids(config) == ["ventures.E060"]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"patreon_client_id": ""},
+        {"patreon_client_secret": " "},
+        {"patreon_client_id": "", "patreon_client_secret": ""},
+    ],
+)
+def test_a_production_without_a_patreon_client_is_refused(changes):
+    [finding] = policy.evaluate(with_(**changes))
+    assert finding.id == "ventures.E061"
+    assert finding.level == policy.ERROR
+
+
+def test_a_production_without_our_campaign_is_warned_about():
+    [finding] = policy.evaluate(with_(patreon_campaign_id=""))
+    assert finding.id == "ventures.W062"
+    assert "no tiers" in finding.msg
 
 
 @pytest.mark.parametrize(

@@ -53,6 +53,7 @@ UNSAFE = {
     "ventures.E043": {"FRONTEND_ORIGINS": "https://ventures.isharehow.app/app"},
     "ventures.E050": {"ALLOWED_HOSTS": "*"},
     "ventures.E060": {"PATREON_BASE_URL": "http://127.0.0.1:8765"},
+    "ventures.E061": {"PATREON_CLIENT_SECRET": None},
 }
 
 

@@ -34,6 +34,9 @@ def policy_config():
         cors_allow_all_origins=getattr(settings, "CORS_ALLOW_ALL_ORIGINS", False),
         cors_allow_credentials=getattr(settings, "CORS_ALLOW_CREDENTIALS", False),
         patreon_base_url=settings.PATREON_BASE_URL,
+        patreon_client_id=settings.PATREON_CLIENT_ID,
+        patreon_client_secret=settings.PATREON_CLIENT_SECRET,
+        patreon_campaign_id=settings.PATREON_CAMPAIGN_ID,
     )
 
 

@@ -72,6 +72,9 @@ class Config:
     cors_allow_all_origins: bool = False
     cors_allow_credentials: bool = True
     patreon_base_url: str = "https://www.patreon.com"
+    patreon_client_id: str = ""
+    patreon_client_secret: str = ""
+    patreon_campaign_id: str = ""
 
 
 @cache
@@ -405,9 +408,13 @@ def check_hosts(config):
 
 
 def check_patreon(config):
-    """E060: OAuth tokens and codes only ever travel to Patreon over HTTPS."""
+    """
+    E060-E061, W062: OAuth tokens and codes only ever travel to Patreon over
+    HTTPS, and the Patreon client is configured, so people can log in at all.
+    """
+    findings = []
     if urlsplit(config.patreon_base_url).scheme != "https":
-        return [
+        findings.append(
             Finding(
                 "ventures.E060",
                 ERROR,
@@ -415,8 +422,37 @@ def check_patreon(config):
                 "codes and tokens would travel in clear, or to a fake Patreon.",
                 "Leave PATREON_BASE_URL unset (https://www.patreon.com) in production.",
             )
-        ]
-    return []
+        )
+    missing = [
+        name
+        for name, value in (
+            ("PATREON_CLIENT_ID", config.patreon_client_id),
+            ("PATREON_CLIENT_SECRET", config.patreon_client_secret),
+        )
+        if not value.strip()
+    ]
+    if missing:
+        findings.append(
+            Finding(
+                "ventures.E061",
+                ERROR,
+                f"{' and '.join(missing)} not set: nobody could log in with Patreon.",
+                "Set both from the client registered at "
+                "https://www.patreon.com/portal/registration/register-clients.",
+            )
+        )
+    if not config.patreon_campaign_id.strip():
+        findings.append(
+            Finding(
+                "ventures.W062",
+                WARNING,
+                "PATREON_CAMPAIGN_ID is not set: every patron would show no tiers "
+                "and no patron status.",
+                "Set it to our campaign's id (the campaign's page on Patreon, or "
+                "the API's /api/oauth2/v2/campaigns as the creator).",
+            )
+        )
+    return findings
 
 
 RULES = (
