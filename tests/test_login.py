@@ -251,13 +251,17 @@ def test_patreon_failure_lands_on_a_friendly_page(
     assert record.reason
 
 
-def test_patreon_timeout_lands_on_a_friendly_page(client, fake_patreon, settings):
+def test_patreon_timeout_lands_on_a_friendly_page(
+    client, fake_patreon, settings, caplog
+):
     settings.SOCIALACCOUNT_REQUESTS_TIMEOUT = 0.2
     callback = consent(start_login(client))
     fake_patreon.set_fault("identity", "slow", seconds=1)
     response = client.get(path_of(callback))
     assert_friendly_failure(response)
     assert not User.objects.exists()
+    [record] = [r for r in caplog.records if getattr(r, "event", "") == "login_failed"]
+    assert "Timeout" in record.reason
 
 
 def test_no_token_reaches_a_response_the_database_or_the_log(
