@@ -73,6 +73,27 @@ def test_clear_expired_sessions_deletes_only_expired_ones(two_patrons):
     ) == ["100002"]
 
 
+class Terminal(StringIO):
+    def isatty(self):
+        return True
+
+
+def test_clear_expired_sessions_shows_a_progress_bar_in_a_terminal():
+    from accounts.session_store import SessionStore
+
+    for _ in range(4):
+        store = SessionStore()
+        store.save()
+    Session.objects.update(expire_date=timezone.now() - timedelta(seconds=1))
+    out = Terminal()
+    call_command("clear_expired_sessions", "--batch-size", "2", stdout=out)
+    frames = out.getvalue().split("\r")
+    assert "[###############---------------]  50% 2/4" in frames
+    assert frames[-1].startswith("[##############################] 100% 4/4")
+    assert "Deleted 4 expired session(s)." in frames[-1]
+    assert "[" not in run("clear_expired_sessions")  # no bar in a log
+
+
 def test_staff_grant_and_remove_by_patreon_id(two_patrons):
     run("staff", "grant", "--patreon-id", "100001")
     user = User.objects.get(patreon__patreon_id="100001")

@@ -1,14 +1,16 @@
-import sys
-
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 
+from accounts.models import Session
 from accounts.session_store import SessionStore
+
+BAR_WIDTH = 30
 
 
 class Command(BaseCommand):
     help = (
         "Delete expired sessions in bounded batches (each its own short "
-        "transaction); shows progress when run in a terminal."
+        "transaction); shows a progress bar when run in a terminal."
     )
 
     def add_arguments(self, parser):
@@ -16,10 +18,17 @@ class Command(BaseCommand):
 
     def handle(self, *args, batch_size, **options):
         progress = None
-        if sys.stdout.isatty():
+        if self.stdout.isatty():
+            # Sessions expiring while this runs are deleted too: cap at 100%.
+            total = Session.objects.filter(expire_date__lt=timezone.now()).count()
 
             def progress(deleted):
-                self.stdout.write(f"\rDeleted {deleted} expired session(s)…", ending="")
+                share = min(deleted / total, 1) if total else 1
+                filled = round(share * BAR_WIDTH)
+                bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+                self.stdout.write(
+                    f"\r[{bar}] {share:4.0%} {deleted}/{total}", ending=""
+                )
                 self.stdout.flush()
 
         deleted = SessionStore.clear_expired(batch_size=batch_size, progress=progress)
