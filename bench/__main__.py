@@ -1,9 +1,11 @@
 """
 The ventures benchmark: one command, the real stack, side by side.
 
-    .venv/bin/pip install -r bench/requirements.txt   # matplotlib, py-spy
-    .venv/bin/python -m bench            # about 10 minutes
-    .venv/bin/python -m bench --quick    # about 3 minutes, smaller and shorter
+    make bench                           # about 10-15 minutes
+    make bench BENCH_ARGS=--quick        # about 3 minutes, smaller and shorter
+
+``make bench`` installs the virtualenv, bench/requirements.txt (matplotlib,
+py-spy), nginx and wrk, then runs ``.venv/bin/python -m bench $(BENCH_ARGS)``.
 
 Starts gunicorn from gunicorn.conf.py (one instance per configuration, the
 same worker settings for all), a throwaway PostgreSQL database, a throwaway
@@ -56,7 +58,9 @@ STEADY = {"GUNICORN_MAX_REQUESTS": "0"}
 RECYCLE_1000 = {"GUNICORN_MAX_REQUESTS": "1000", "GUNICORN_MAX_REQUESTS_JITTER": "100"}
 ORM_STORE = {"BENCH_SESSION_ENGINE": "bench.orm_store"}
 NO_HEALTH_CHECKS = {"BENCH_CONN_HEALTH_CHECKS": "false"}
-PREPARED = {"BENCH_SERVER_SIDE_BINDING": "true"}
+# Django's defaults, which the app overrides on PostgreSQL: no server-side
+# binding, no prepared statements (bench.settings).
+CLIENT_SIDE = {"BENCH_CLIENT_SIDE_BINDING": "true"}
 
 # A measured run in which one gunicorn worker had all of wrk's connections
 # (bench.load) measures the accept race, not the endpoint: it runs again, up
@@ -65,9 +69,12 @@ ATTEMPTS = 5
 
 # The two configurations the targets are about, at every concurrency level.
 MAIN = ("pg", "redis")
-# Variants at the middle concurrency level only: the previous ORM lookup as
-# a baseline, and what further changes would gain.
-VARIANTS = ("pg-orm", "pg-nohc", "pg-prepared", "pg-recycle")
+# Variants at the middle concurrency level only: the app as it was before
+# (the ORM lookup, client-side binding) as a baseline; the app's compiled
+# lookup with client-side binding, to tell what the compiled lookup gains from
+# what prepared statements gain; and the app without health checks or with
+# frequent worker recycling.
+VARIANTS = ("pg-orm", "pg-unprepared", "pg-nohc", "pg-recycle")
 
 
 def configurations():
@@ -76,18 +83,19 @@ def configurations():
         Config("redis", "PostgreSQL + Redis", dict(STEADY), redis=True),
         Config(
             "pg-orm",
-            "PostgreSQL, previous ORM session lookup (bench/orm_store.py)",
-            {**STEADY, **ORM_STORE},
+            "PostgreSQL, before: ORM session lookup (bench/orm_store.py),"
+            " client-side binding",
+            {**STEADY, **ORM_STORE, **CLIENT_SIDE},
+        ),
+        Config(
+            "pg-unprepared",
+            "PostgreSQL, compiled lookup, client-side binding",
+            {**STEADY, **CLIENT_SIDE},
         ),
         Config(
             "pg-nohc",
             "PostgreSQL, no CONN_HEALTH_CHECKS",
             {**STEADY, **NO_HEALTH_CHECKS},
-        ),
-        Config(
-            "pg-prepared",
-            "PostgreSQL, no health checks, prepared statements",
-            {**STEADY, **NO_HEALTH_CHECKS, **PREPARED},
         ),
         Config("pg-recycle", "PostgreSQL, max_requests=1000", RECYCLE_1000),
     ]
@@ -184,6 +192,20 @@ def versions(database_url):
             [profile.shutil.which("nginx") or "/usr/sbin/nginx", "-v"],
             r"nginx/(\S+)",
         ),
+    }
+
+
+def database_settings():
+    """The app's connection settings, as the main configurations run them."""
+    from django.conf import settings
+
+    db = settings.DATABASES["default"]
+    options = db.get("OPTIONS", {})
+    return {
+        "CONN_MAX_AGE": db.get("CONN_MAX_AGE"),
+        "CONN_HEALTH_CHECKS": db.get("CONN_HEALTH_CHECKS"),
+        "server_side_binding": options.get("server_side_binding"),
+        "prepare_threshold": options.get("prepare_threshold"),
     }
 
 
@@ -305,7 +327,7 @@ class Runner:
         seconds = 8
         for name, key, endpoint in (
             ("me", "pg", "me"),
-            ("me, ORM lookup", "pg-orm", "me"),
+            ("me, before (ORM lookup)", "pg-orm", "me"),
             ("bare", "pg", "bare"),
         ):
             workers = load.children_of(self.configs[key].instance.pid)
@@ -418,6 +440,7 @@ def main(argv=None):
         results["workers"] = {"WEB_CONCURRENCY": 2, "GUNICORN_THREADS": "4 (default)"}
         inprocess.setup_django(bench.app_env(LOG_LEVEL="WARNING"))
         results["versions"] = versions(bench.db.url)
+        results["database"] = database_settings()
         log("seeding 100,000 background session rows")
         session_rows.seed(100_000)
         runner = Runner(args, bench, configs)

@@ -14,11 +14,11 @@ production:
   app's previous ORM lookup, as a baseline).
 - ``BENCH_CONN_HEALTH_CHECKS=false``: no ``SELECT 1`` before each request's
   first query.
-- ``BENCH_SERVER_SIDE_BINDING=true``: psycopg's server-side parameter binding
-  and prepared statements (Django disables them by default, for connection
-  poolers): psycopg prepares a statement once it has run five times on a
-  connection, so PostgreSQL plans the session query once per connection,
-  not per request.
+- ``BENCH_CLIENT_SIDE_BINDING=true``: Django's defaults for psycopg, which
+  the app overrides on PostgreSQL: parameters bound on the client and no
+  prepared statements (no ``server_side_binding``, ``prepare_threshold``
+  None), so PostgreSQL parses and plans the session query for every request,
+  as it did before the app turned server-side binding on.
 """
 
 import os
@@ -32,7 +32,7 @@ if os.environ.get("BENCH_SESSION_ENGINE"):
     SESSION_ENGINE = os.environ["BENCH_SESSION_ENGINE"]
 if os.environ.get("BENCH_CONN_HEALTH_CHECKS", "").lower() == "false":
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
-if os.environ.get("BENCH_SERVER_SIDE_BINDING", "").lower() == "true":
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        server_side_binding=True, prepare_threshold=5
-    )
+if os.environ.get("BENCH_CLIENT_SIDE_BINDING", "").lower() == "true":
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options.pop("server_side_binding", None)
+    options["prepare_threshold"] = None
