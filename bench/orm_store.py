@@ -12,30 +12,23 @@ through the ORM instead, as the app did until then: for every request it
 builds the ``select_related("user__patreon")`` queryset, compiles it to SQL
 (three tables, 28 columns) and materialises the three model instances. Same
 key hashes, same filter and order, same re-keying under a fallback secret,
-same bookkeeping (``_remember_row``): only the per-request ORM work differs.
+same bookkeeping: only the lookup (``SessionStore.lookup``) differs.
 """
 
 from __future__ import annotations
 
-from django.utils import timezone
-
+from accounts.models import Session
 from accounts.session_store import SessionStore as AppSessionStore
-from accounts.session_store import _hashes
+
+
+def fetch(hashes, now):
+    """accounts.session_lookup.fetch's answer, through the ORM on every call."""
+    return (
+        Session.objects.select_related("user__patreon")
+        .filter(session_key__in=hashes, expire_date__gt=now)
+        .first()
+    )
 
 
 class SessionStore(AppSessionStore):
-    def _get_session_from_db(self):
-        hashes = _hashes(self.session_key)
-        row = (
-            self.model.objects.select_related("user__patreon")
-            .filter(session_key__in=hashes, expire_date__gt=timezone.now())
-            .first()
-        )
-        if row is None:
-            self._session_key = None
-            return None
-        self._remember_row(row)
-        if row.session_key != hashes[0]:
-            # Found under a fallback secret: re-key it under the current one.
-            self.model.objects.filter(pk=row.pk).update(session_key=hashes[0])
-        return row
+    lookup = staticmethod(fetch)
