@@ -476,7 +476,7 @@ def plot_throughput(results, points, path):
 
     keys = [*main, *variant_configs(results, points)]
     names = {
-        "pg": "PostgreSQL",
+        "pg": "PostgreSQL\n(the app as it is)",
         "redis": "PostgreSQL + Redis",
         "pg-orm": "before: ORM lookup,\nclient-side binding",
         "pg-unprepared": "compiled lookup,\nclient-side binding",
