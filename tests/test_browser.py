@@ -20,6 +20,7 @@ browsers' console messages and the stack's logs in its report.
 
 from __future__ import annotations
 
+import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from tests.browser import (
     API_ORIGIN,
+    ARTIFACTS,
     CHROMIUM,
     EVIL_ORIGIN,
     FRONTEND_ORIGIN,
@@ -217,11 +219,19 @@ def crowd(chrome):
 
 @pytest.fixture
 def screenshots(config):
-    """Where to save the docs' screenshots, in one configuration only."""
+    """
+    Where to save the docs' screenshots, in one configuration only: with
+    UPDATE_SCREENSHOTS=1 over docs/screenshots/, otherwise (so a test run
+    leaves the checkout clean) in test-artifacts/screenshots/.
+    """
     if not config.screenshots:
         return None
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOTS
+    if os.environ.get("UPDATE_SCREENSHOTS"):
+        folder = SCREENSHOTS
+    else:
+        folder = ARTIFACTS / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def assert_shows_own_data(person):
