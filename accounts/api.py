@@ -29,11 +29,9 @@ class ApiView(View):
     """A class-based view whose refusals are JSON, like its answers."""
 
     def http_method_not_allowed(self, request, *args, **kwargs):
-        response = errors.json_error(405, "method_not_allowed")
-        response["Allow"] = ", ".join(
+        return errors.method_not_allowed(
             m.upper() for m in self.http_method_names if hasattr(self, m)
         )
-        return response
 
 
 def user_payload(user, session):

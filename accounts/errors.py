@@ -36,6 +36,13 @@ def json_error(status, code, detail=None, **extra):
     )
 
 
+def method_not_allowed(allowed):
+    """An API 405 whose ``Allow`` header names the ``allowed`` methods."""
+    response = json_error(405, "method_not_allowed")
+    response["Allow"] = ", ".join(allowed)
+    return response
+
+
 def is_api(request):
     """
     Whether the request is an API call. The Patreon callback lives under

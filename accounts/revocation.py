@@ -22,8 +22,10 @@ def revoke_sessions(sessions, *, by=None, request=None, scope="selected"):
     if scope != "everyone":
         # Whose sessions they were, for the log (a bounded list, never keys).
         owners = sorted(
-            {pk for pk in sessions.values_list("user_id", flat=True)[:OWNERS_LOGGED]}
-            - {None}
+            sessions.filter(user__isnull=False)
+            .order_by()
+            .values_list("user_id", flat=True)
+            .distinct()[:OWNERS_LOGGED]
         )
     count = SessionStore.revoke(sessions)
     events.emit(

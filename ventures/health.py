@@ -50,15 +50,16 @@ def _cache():
 CHECKS = {"database": _database, "migrations": _migrations, "cache": _cache}
 
 
+SAFE_METHODS = ("GET", "HEAD")
+
+
 def probe(view):
     """GET and HEAD only, never cached; other methods get a JSON 405."""
 
     @wraps(view)
     def wrapper(request):
-        if request.method not in ("GET", "HEAD"):
-            response = errors.json_error(405, "method_not_allowed")
-            response["Allow"] = "GET, HEAD"
-            return response
+        if request.method not in SAFE_METHODS:
+            return errors.method_not_allowed(SAFE_METHODS)
         return view(request)
 
     return never_cache(wrapper)
