@@ -30,12 +30,21 @@ run: $(VENV)/.run-deps
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
 # What the stack and browser tests run besides the machine's PostgreSQL, from
-# Debian's packages: nginx, Chromium, openssl, envsubst, redis-server, createdb.
-SYSTEM_COMMANDS := nginx chromium openssl envsubst redis-server createdb
-SYSTEM_PACKAGES := nginx chromium openssl gettext-base redis-server postgresql-client
+# Debian's packages: nginx, Chromium, openssl, envsubst, redis-server, the
+# PostgreSQL client tools, and a PostgreSQL 15 server of their own (initdb,
+# pg_ctl) for the tests that stop and restart it.
+SYSTEM_COMMANDS := nginx chromium openssl envsubst redis-server createdb \
+	/usr/lib/postgresql/15/bin/initdb /usr/lib/postgresql/15/bin/pg_ctl
+SYSTEM_PACKAGES := nginx chromium openssl gettext-base redis-server \
+	postgresql-client postgresql-15
 system-deps:
-	@for c in $(SYSTEM_COMMANDS); do command -v $$c >/dev/null || exit 1; done || \
-		(apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null)
+	@missing=; for c in $(SYSTEM_COMMANDS); do \
+		PATH="$$PATH:/usr/sbin:/sbin" command -v $$c >/dev/null || missing="$$missing $$c"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "Installing from Debian's packages (missing:$$missing)"; \
+		apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
+	fi
 
 test: $(VENV)/.test-deps system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
