@@ -68,7 +68,7 @@ NOT_RUN = {
     "journalctl -u 'ventures@*' --since -5min -o cat | jq -r "
     "'select(.event == \"login_failed\") | .time[0:16]' | sort | uniq -c": (
         "reads the journal of deployed ventures@ units: a test machine runs no "
-        "journald; tests/test_logs.py checks the JSON lines it reads"
+        "journald; tests/test_logs.py checks the JSON event lines it reads"
     ),
     "make bench": "about 10-15 minutes, and it rewrites docs/performance.md",
     "make bench BENCH_ARGS=--quick": "still minutes of load on a shared "
