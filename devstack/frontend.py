@@ -8,6 +8,9 @@ calls the API cross-origin, with CORS and CSRF exactly as in production; but
 it is the same site, so the API's development cookie (SameSite=Lax, and not
 Secure over plain HTTP) still goes with the page's fetches. 127.0.0.1 and
 localhost would be two sites, and the browser would keep the cookie back.
+(Cookies ignore ports, so this server receives the API's cookies too, as a
+frontend does under a shared SESSION_COOKIE_DOMAIN; its JavaScript still
+cannot read them: they are HttpOnly.)
 
 The page learns the API's origin from its ``api-origin`` meta tag, which this
 server fills in as it serves ``index.html``: the files on disk stay what a

@@ -406,3 +406,13 @@ def test_the_first_hour_as_the_readme_tells_it(
     page.wait_for_selector("#user-tools")
     assert page.url == f"{api}/admin/"
     assert page.locator("#login-form").count() == 0
+
+    # Back on the frontend, its unsafe calls pass CSRF over plain HTTP too:
+    # logging out (a cross-origin POST with the token) ends the session.
+    page.goto(f"{frontend}/")
+    assert wait_for_state(page, "logged-in", "logged-out", "error") == "logged-in"
+    page.click("#logout")
+    assert wait_for_state(page, "logged-out", "error") == "logged-out"
+    assert page.inner_text("#status") == "You are logged out."
+    page.reload()
+    assert wait_for_state(page, "logged-in", "logged-out", "error") == "logged-out"
