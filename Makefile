@@ -2,9 +2,12 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Where `make run` serves the API, the example frontend and the fake Patreon.
+API_PORT ?= 8000
+FRONTEND_PORT ?= 8001
 FAKE_PATREON_PORT ?= 8765
 
-.PHONY: run test lint bench system-deps
+.PHONY: run manage test lint bench system-deps
 
 $(VENV)/.run-deps: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,18 +19,32 @@ $(VENV)/.test-deps: $(VENV)/.run-deps requirements-dev.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
-# Development: SQLite, a random local secret key and the fake Patreon, unless
-# the environment (or .env) says otherwise.
-run: export DEBUG ?= true
-run: export PATREON_BASE_URL ?= http://127.0.0.1:$(FAKE_PATREON_PORT)
-run: export PATREON_CLIENT_ID ?= fake-client-id
-run: export PATREON_CLIENT_SECRET ?= fake-client-secret
-run: export PATREON_CAMPAIGN_ID ?= 9000001
+# The development environment, one definition for `make run` and `make manage`:
+# DEBUG (SQLite, a random local secret key), the fake Patreon, and the example
+# frontend as the frontend origin. Both are on localhost, on two ports: two
+# origins (CORS and CSRF as in production) of one site, so the session cookie,
+# SameSite=Lax and not Secure over plain HTTP, goes with the frontend's calls.
+# A variable already in the environment wins; .env does not (make sets these).
+DEV_TARGETS := run manage
+$(DEV_TARGETS): export DEBUG ?= true
+$(DEV_TARGETS): export FRONTEND_ORIGINS ?= http://localhost:$(FRONTEND_PORT)
+$(DEV_TARGETS): export PATREON_BASE_URL ?= http://127.0.0.1:$(FAKE_PATREON_PORT)
+$(DEV_TARGETS): export PATREON_CLIENT_ID ?= fake-client-id
+$(DEV_TARGETS): export PATREON_CLIENT_SECRET ?= fake-client-secret
+$(DEV_TARGETS): export PATREON_CAMPAIGN_ID ?= 9000001
+
 run: $(VENV)/.run-deps
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python -m fake_patreon --port $(FAKE_PATREON_PORT) & fake=$$!; \
-	trap 'kill $$fake' EXIT INT TERM; \
-	$(BIN)/python manage.py runserver 127.0.0.1:8000
+	$(BIN)/python -m devstack.frontend --port $(FRONTEND_PORT) \
+		--api-origin http://localhost:$(API_PORT) & frontend=$$!; \
+	trap 'kill $$fake $$frontend' EXIT INT TERM; \
+	$(BIN)/python manage.py runserver localhost:$(API_PORT)
+
+# manage.py in the environment of `make run`, e.g.
+#   make manage ARGS="staff grant --patreon-id 1001"
+manage: $(VENV)/.run-deps
+	$(BIN)/python manage.py $(ARGS)
 
 # What the stack and browser tests run besides the machine's PostgreSQL, from
 # Debian's packages: nginx, Chromium, openssl, envsubst, redis-server, the

@@ -4,6 +4,7 @@ from accounts import api, views
 from accounts.patreon.views import oauth2_callback
 
 urlpatterns = [
+    path("", views.home, name="home"),
     path("login", views.login_page, name="login"),
     path("api/openapi.json", api.OpenApiView.as_view(), name="api-openapi"),
     path("api/auth/me", api.MeView.as_view(), name="api-me"),

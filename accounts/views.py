@@ -1,8 +1,19 @@
 """Pages people see in the browser."""
 
-from django.shortcuts import render
+from django.conf import settings
+from django.shortcuts import redirect, render
 
 from accounts import redirects
+
+
+def home(request):
+    """
+    ``/``, the address runserver prints: the frontend once one is configured
+    (FRONTEND_ORIGINS, always in production), else the login page.
+    """
+    if settings.FRONTEND_ORIGINS:
+        return redirect(settings.FRONTEND_ORIGINS[0].rstrip("/") + "/")
+    return redirect("login")
 
 
 def login_page(request):

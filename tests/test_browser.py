@@ -260,8 +260,6 @@ def test_multiple_users_can_log_in_simultaneously(people, config, screenshots):
     )
     for person in two:
         assert_shows_own_data(person)
-    if screenshots:
-        two[1].page.screenshot(path=screenshots / "frontend.png")
 
     five = people(5, "five")
     log_in_together(five, [str(n) for n in range(300001, 300006)])

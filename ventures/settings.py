@@ -59,8 +59,8 @@ ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", default="localhost,127.0.0.1,[::1]" if DEBUG else ""
 )
 # The single-page frontend's exact origins: CORS, CSRF and post-login redirects.
-# Development serves no frontend: without one configured, logins land on
-# /api/auth/me (LOGIN_REDIRECT_URL), which shows whom they logged in.
+# `make run` sets the example frontend's; without one configured, logins land
+# on /api/auth/me (LOGIN_REDIRECT_URL), which shows whom they logged in.
 FRONTEND_ORIGINS = env_list("FRONTEND_ORIGINS")
 CORS_ALLOWED_ORIGINS = FRONTEND_ORIGINS
 CORS_ALLOW_CREDENTIALS = True
