@@ -240,7 +240,7 @@ def test_thirty_simultaneous_logins_all_succeed_and_leave_complete_rows(dev_serv
 def test_the_same_burst_fails_on_sqlite_as_django_leaves_it(tmp_path):
     """
     The negative control: with Django's SQLite defaults, which the URL's
-    options restore, 8 to 22 of these 30 logins failed in our runs with a
+    options restore, 6 to 22 of these 30 logins failed in our runs with a
     500 ("database is locked" in the login's update_or_create), so the test
     above passing is the settings' doing.
     """
