@@ -17,7 +17,7 @@ import secrets
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import pytest
 import requests
@@ -95,7 +95,7 @@ class DevBrowser(requests.Session):
     def request(self, method, url, **kwargs):
         """Paths go to the server; redirects are the test's to follow."""
         kwargs["allow_redirects"] = False
-        kwargs.setdefault("timeout", 60)
+        kwargs.setdefault("timeout", 30)
         if url.startswith("/"):
             url = self.base_url + url
         return super().request(method, url, **kwargs)
@@ -217,8 +217,10 @@ def log_in_together(server, patrons):
         futures = [pool.submit(one, patron) for patron in patrons]
         barrier.wait(timeout=DEADLINE)
         began = time.perf_counter()
-        problems = [p for p in (f.result(timeout=DEADLINE) for f in futures) if p]
+        running = wait(futures, timeout=DEADLINE).not_done
         seconds = time.perf_counter() - began
+    assert not running, f"{len(running)} logins still running after {DEADLINE} s"
+    problems = [p for p in (f.result() for f in futures) if p]
     succeeded = len(patrons) - len(problems)
     print(
         f"{server.name}: {succeeded} of {len(patrons)} logged in,"
