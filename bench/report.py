@@ -26,6 +26,43 @@ PROTOTYPE = [
     ("one raw `SELECT 1` through Django's connection", "0.75x"),
 ]
 
+# Not measured by make bench: tests/test_concurrency.py prints these figures
+# (pytest -s); quoted here so a new report keeps them.
+EMBEDDED_SQLITE = """\
+## The embedded SQLite default
+
+Measured by `tests/test_concurrency.py`, not by `make bench` (`.venv/bin/python \
+-m pytest -n 0 -s tests/test_concurrency.py` prints each burst's figures): 30 \
+different patrons start the whole Patreon login at the same moment (login page, \
+its button, the fake's consent, the callback, then `/api/auth/me`) against \
+`manage.py runserver` in development mode, as `make run` serves it, each with a \
+client address of its own. Five runs of the module on the 2 shared cores (load \
+average 4-6), 2026-12-01:
+
+| database | failed logins (of 30) | successful logins/s, median (range) |
+| --- | ---: | ---: |
+| SQLite file, as Django leaves it: rollback journal, deferred transactions, \
+5 s busy timeout | 6-13 (8-22 in earlier runs), each a 500 "database is locked" \
+| 5.2 (3.5-9.1) |
+| SQLite file, as `ventures/settings.py` sets it: WAL, `transaction_mode=IMMEDIATE`, \
+20 s busy timeout, `synchronous=NORMAL` | 0 | 16.7 (13.5-19.4) |
+| PostgreSQL 15, a fresh database | 0 | 17.8 (11.2-21.1) |
+
+Under Django's defaults a transaction begins deferred: `update_or_create` in the \
+login's `record_login` reads, then writes, and when another connection holds the \
+write lock SQLite cannot let a reader upgrade (both would wait forever), so it \
+fails it at once, without waiting for the busy timeout. `IMMEDIATE` takes the \
+write lock at `BEGIN`, where the busy timeout does wait; WAL lets readers (every \
+`/api/auth/me`) go on while one connection writes. A login writes in about 8 \
+short transactions (sessions, state, user and account, membership): a few \
+milliseconds each, 134 ms at most under this load, none across a call to \
+Patreon; one SQLite file thus serializes some 25 logins/s here, far more than \
+a small team's morning. runserver serves each client connection in a new \
+thread with a new database connection, which costs PostgreSQL more to open \
+than SQLite, so the two come out even here; production serves PostgreSQL from \
+gunicorn with persistent connections (above).
+"""
+
 
 def med(values):
     values = [v for v in values if v is not None]
@@ -762,6 +799,7 @@ def render(results, points, plots):
         add(f"![cost vs number of session rows]({plots['rows']})\n")
     add(rows_table(results) + "\n")
 
+    add(EMBEDDED_SQLITE)
     add("## The prototype's numbers (issue 7, not measured here)\n")
     add(
         "Measured on a prototype on this kind of machine (gunicorn, 2 sync workers,"

@@ -9,7 +9,10 @@ CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
 def start_login(client, next_url=None):
-    """Open the login page and press the button; return Patreon's authorize URL."""
+    """
+    Open the login page and press the button; return Patreon's authorize URL.
+    ``client`` is Django's test client or a requests session on a live server.
+    """
     query = f"?{urlencode({'next': next_url})}" if next_url else ""
     page = client.get(f"/login{query}")
     assert page.status_code == 200
@@ -18,7 +21,7 @@ def start_login(client, next_url=None):
         form["next"] = next_url
     response = client.post("/accounts/patreon/login/", form)
     assert response.status_code == 302, response.content
-    return response["Location"]
+    return response.headers["Location"]
 
 
 def consent(authorize_url, patron="1001", decision="allow"):

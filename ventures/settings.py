@@ -193,6 +193,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         server_side_binding=True, prepare_threshold=5
     )
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default, made to take concurrent logins (docs/performance.md).
+    # WAL: readers go on while one connection writes. IMMEDIATE: a transaction
+    # takes the write lock when it begins, waiting up to `timeout` seconds for
+    # it; under SQLite's default a transaction that read first fails at once
+    # with "database is locked" when it tries to write while another does.
+    # synchronous=NORMAL is safe with WAL: a power cut may lose the last
+    # transactions, never corrupt the file. Options in DATABASE_URL win.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL",
+        **DATABASES["default"].get("OPTIONS", {}),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
