@@ -13,7 +13,9 @@ extended through its documented hooks, with three changes:
   so these live on the store and are written back every time.
 - Expiry is policy, not cookie age: the earlier of last activity plus the idle
   limit and creation plus the absolute limit (``Limits``); activity never
-  extends a session past its absolute limit.
+  extends a session past its absolute limit. A session nobody has logged in
+  to only carries a login's OAuth state, so it gets the short anonymous limit
+  until ``start_login`` switches it to its owner's.
 """
 
 from contextvars import ContextVar
@@ -61,8 +63,14 @@ class Limits:
 
     @classmethod
     def for_user(cls, user):
-        """Staff sessions are short; everyone else's follow the people limits."""
-        if user is not None and user.is_staff:
+        """
+        Staff sessions are short; people's follow the people limits; a session
+        without a user (a login in progress) lives SESSION_ANONYMOUS_TIMEOUT.
+        """
+        if user is None:
+            anonymous = timedelta(seconds=settings.SESSION_ANONYMOUS_TIMEOUT)
+            return cls(anonymous, anonymous)
+        if user.is_staff:
             return cls(
                 timedelta(seconds=settings.STAFF_SESSION_ABSOLUTE_TIMEOUT),
                 timedelta(seconds=settings.STAFF_SESSION_IDLE_TIMEOUT),
@@ -95,7 +103,6 @@ class SessionStore(DBStore):
 
     def __init__(self, session_key=None):
         super().__init__(session_key)
-        self.limits = Limits.for_user(None)
         self._forget_row()
 
     @classmethod
@@ -105,12 +112,16 @@ class SessionStore(DBStore):
         return Session
 
     def _forget_row(self):
+        self.limits = Limits.for_user(None)
         self.created_at = self.last_seen = self.ip = None
         self.user_agent = ""
 
     def _remember_row(self, row):
         if row.user_id is not None:
             loaded_user.set(row.user)
+            # A save outside a request (a shell, a command) must keep the
+            # owner's limits, not shorten the row to the anonymous one.
+            self.limits = Limits.for_user(row.user)
         self.created_at, self.last_seen = row.created_at, row.last_seen
         self.ip, self.user_agent = row.ip, row.user_agent
 

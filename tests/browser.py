@@ -340,9 +340,10 @@ class Chrome:
         self.console = []
         self.people = []
 
-    def person(self, label, viewport=None):
+    def person(self, label, viewport=None, user_agent=None):
         context = self.browser.new_context(
             viewport=viewport or {"width": 900, "height": 760},
+            user_agent=user_agent,  # None: Chromium's own
             locale="en-GB",
             timezone_id="UTC",
         )

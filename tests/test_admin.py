@@ -1,15 +1,17 @@
 """Staff inspect and revoke sessions in the Django admin, over real HTTP."""
 
+import html
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from django.utils import timezone
 
+from accounts.admin import SessionAdmin
 from accounts.models import Session, User
-from tests.patreon import CSRF_INPUT, log_in
+from tests.patreon import CSRF_INPUT, log_in, start_login
 
 pytestmark = pytest.mark.django_db
 
@@ -137,6 +139,99 @@ def test_session_list_shows_what_staff_need_and_never_session_data(staff, alice)
     assert "127.0.0.1" in html
     assert "session_data" not in html
     assert session.session_data not in html
+
+
+CHROME_ON_LINUX = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
+    " Chrome/131.0.0.0 Safari/537.36"
+)
+
+
+def browser_with(client_factory, user_agent):
+    browser = client_factory()
+    browser.defaults["HTTP_USER_AGENT"] = user_agent
+    return browser
+
+
+def test_session_list_names_the_browser_with_the_raw_user_agent_on_hover(
+    staff, client_factory, fake_patreon
+):
+    log_in(browser_with(client_factory, CHROME_ON_LINUX), "100001")
+    page = staff.get(reverse(CHANGELIST)).content.decode()
+    assert f'<span title="{CHROME_ON_LINUX}">Chrome 131 on Linux</span>' in page
+
+
+def test_a_hostile_user_agent_is_shown_escaped(staff, client_factory, fake_patreon):
+    hostile = '"><script>alert(1)</script>'
+    log_in(browser_with(client_factory, hostile), "100001")
+    page = staff.get(reverse(CHANGELIST)).content.decode()
+    assert "<script>alert(1)" not in page
+    assert html.escape(hostile) in page
+
+
+T0 = datetime(2031, 3, 4, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def at_t0(time_machine):
+    """A frozen clock at T0, before any fixture logs in."""
+    time_machine.move_to(T0, tick=False)
+    return time_machine
+
+
+def test_session_list_times_are_relative_with_the_exact_time_on_hover(
+    at_t0, staff, alice, settings
+):
+    at_t0.move_to(T0 + timedelta(minutes=5), tick=False)
+    page = staff.get(reverse(CHANGELIST)).content.decode()
+    # Alice logged in 5 minutes ago; her idle limit runs from then.
+    assert '<time datetime="2031-03-04T09:00:00+00:00"' in page
+    assert 'title="2031-03-04 09:00:00 UTC">5\xa0minutes ago</time>' in page
+    expires = T0 + timedelta(seconds=settings.SESSION_IDLE_TIMEOUT)
+    assert f'title="{expires:%Y-%m-%d %H:%M:%S} UTC">in 23\xa0hours</time>' in page
+
+
+@pytest.fixture
+def abandoned_login(client_factory, fake_patreon):
+    """Someone pressed "Log in with Patreon" and never came back."""
+    start_login(browser_with(client_factory, "curl/8.5.0"))
+    [row] = Session.objects.filter(user=None)
+    return row
+
+
+@pytest.mark.parametrize(
+    ("query", "shows_alice", "shows_abandoned"),
+    [
+        ({}, True, False),
+        ({"owner": "anonymous"}, False, True),
+        ({"owner": "all"}, True, True),
+        ({"owner": "nonsense"}, True, False),
+    ],
+)
+def test_anonymous_rows_are_hidden_unless_asked_for(
+    staff, alice, abandoned_login, query, shows_alice, shows_abandoned
+):
+    page = staff.get(reverse(CHANGELIST), query).content.decode()
+    assert ("100001" in page) is shows_alice
+    assert ("curl 8" in page) is shows_abandoned
+
+
+def test_the_owner_filter_offers_the_hidden_rows(staff, alice, abandoned_login):
+    page = staff.get(reverse(CHANGELIST)).content.decode()
+    assert re.search(r'<li class="selected">\s*<a href="\?">Logged in</a>', page)
+    assert '<a href="?owner=anonymous">Logins in progress</a>' in page
+    assert '<a href="?owner=all">All</a>' in page
+
+
+def test_session_list_sorts_by_expiry(staff, alice, bob):
+    now = timezone.now()
+    sessions_of("100002").update(expire_date=now + timedelta(minutes=5))
+    expires = list(SessionAdmin.list_display).index("expires") + 1
+    soonest_first = staff.get(reverse(CHANGELIST), {"o": str(expires)})
+    page = soonest_first.content.decode()
+    assert page.index("100002") < page.index("100001")
+    page = staff.get(reverse(CHANGELIST), {"o": f"-{expires}"}).content.decode()
+    assert page.index("100001") < page.index("100002")
 
 
 def test_session_detail_is_read_only_without_session_data(staff, alice):

@@ -193,10 +193,10 @@ def people(chrome, request):
     request.node.console_from = len(chrome.console)
     made = []
 
-    def make(count, prefix=None, viewport=None):
+    def make(count, prefix=None, viewport=None, user_agent=None):
         prefix = prefix or safe_name(request.node.originalname)
         new = [
-            chrome.person(f"{prefix}-{len(made) + n + 1}", viewport)
+            chrome.person(f"{prefix}-{len(made) + n + 1}", viewport, user_agent)
             for n in range(count)
         ]
         made.extend(new)
@@ -535,22 +535,51 @@ def test_ending_a_session_from_the_list_logs_that_browser_out(people):
     assert refresh(laptop.page) == "logged-in"
 
 
+# What people log in with, so the admin's session list (and the README's
+# screenshot of it) shows the browsers staff really see, not only Chromium.
+USER_AGENTS = {
+    "1006": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X)"
+    " AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148"
+    " Safari/604.1",
+    "1007": "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36"
+    " (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    "300041": "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101"
+    " Firefox/133.0",
+    "300042": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36"
+    " (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.2903.86",
+    "300043": "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36"
+    " (KHTML, like Gecko) Chrome/131.0.6778.135 Mobile Safari/537.36",
+}
+# The admin is laid out for a 1280 px screen (a 720p one, so that the
+# screenshot shows the filters and the first rows).
+ADMIN_VIEWPORT = {"width": 1280, "height": 720}
+
+
 @host_only
 def test_staff_revoking_a_session_in_the_admin_logs_that_browser_out(
     people, stack, screenshots
 ):
-    [victim] = people(1, "victim")
-    [staffer] = people(1, "staff", viewport={"width": 1600, "height": 1000})
-    log_in_together([victim, staffer], ["1006", "1007"])
+    [victim] = people(1, "victim", user_agent=USER_AGENTS["1006"])
+    others = [
+        people(1, f"patron-{n}", user_agent=USER_AGENTS[n])[0]
+        for n in ("300041", "300042", "300043")
+    ]
+    [staffer] = people(1, "staff", ADMIN_VIEWPORT, USER_AGENTS["1007"])
+    log_in_together(
+        [victim, *others, staffer], ["1006", "300041", "300042", "300043", "1007"]
+    )
     manage(stack, "staff", "grant", "--patreon-id", "1007", "--superuser")
 
     admin = staffer.page
     admin.goto(f"{API_ORIGIN}/admin/accounts/session/")
     admin.wait_for_selector("#result_list")
+    # Every column fits the screen: nothing scrolls sideways.
+    assert admin.evaluate("document.documentElement.scrollWidth") <= 1280
+    results = admin.locator(".results")
+    assert results.evaluate("e => e.scrollWidth <= e.clientWidth")
+    assert "Mobile Safari 18 on iOS" in admin.inner_text("#result_list")
     if screenshots:
-        # Without the navigation sidebar, and past the "signed in" message.
-        admin.click("#toggle-nav-sidebar")
-        admin.reload()
+        admin.reload()  # past the "signed in" message
         admin.wait_for_selector("#result_list")
         admin.screenshot(path=screenshots / "admin-sessions.png")
 

@@ -20,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Session, User
 from accounts.session_store import SessionStore, hash_key
-from tests.patreon import log_in, start_login
+from tests.patreon import consent, log_in, path_of, start_login
 
 pytestmark = pytest.mark.django_db
 
@@ -578,6 +578,60 @@ def test_each_limit_follows_its_setting(
     assert me(client) == status
 
 
+def test_an_abandoned_logins_session_dies_after_the_anonymous_limit(
+    client, fake_patreon, clock, settings
+):
+    """Before a login completes, the session only carries the OAuth state."""
+    authorize_url = start_login(client)
+    [row] = Session.objects.all()
+    assert row.user_id is None
+    assert row.expire_date == T0 + timedelta(seconds=settings.SESSION_ANONYMOUS_TIMEOUT)
+    clock(seconds=settings.SESSION_ANONYMOUS_TIMEOUT + 1)
+    callback = consent(authorize_url, "1001")
+    client.get(path_of(callback))
+    assert me(client) == 401
+    assert not Session.objects.filter(user__isnull=False).exists()
+
+
+def test_a_login_that_takes_5_minutes_gets_the_persons_limits(
+    client, fake_patreon, clock, settings
+):
+    authorize_url = start_login(client)
+    clock(minutes=5)
+    client.get(path_of(consent(authorize_url, "1001")))
+    assert me(client) == 200
+    row = row_for(cookie(client, settings))
+    assert row.user_id == ada().pk
+    idle = timedelta(seconds=settings.SESSION_IDLE_TIMEOUT)
+    assert row.expire_date == T0 + timedelta(minutes=5) + idle
+    clock(minutes=5, seconds=settings.SESSION_ANONYMOUS_TIMEOUT + 1)
+    assert me(client) == 200
+
+
+@pytest.mark.parametrize(("offset", "data"), [(-1, {"state": "s"}), (1, {})])
+def test_an_anonymous_session_follows_its_setting(clock, settings, offset, data):
+    settings.SESSION_ANONYMOUS_TIMEOUT = 600
+    key = saved(state="s")
+    assert row_for(key).expire_date == T0 + timedelta(seconds=600)
+    clock(seconds=600 + offset)
+    assert SessionStore(key).load() == data
+
+
+def test_a_logged_in_session_resaved_outside_a_request_keeps_its_expiry(
+    clock, patron, settings
+):
+    """A shell or a command has no middleware to set the owner's limits."""
+    key = cookie(patron, settings)
+    before = row_for(key).expire_date
+    clock(minutes=5)
+    store = SessionStore(key)
+    store["cart"] = ["book"]
+    store.save()
+    assert row_for(key).expire_date == before
+    clock(seconds=settings.SESSION_ANONYMOUS_TIMEOUT + 1)
+    assert me(patron) == 200
+
+
 def test_a_lowered_idle_limit_ends_sessions_that_already_outlived_it(
     client, fake_patreon, clock, settings
 ):
@@ -624,14 +678,14 @@ def test_deleting_a_user_deletes_all_their_session_rows(client_factory, fake_pat
 @pytest.fixture
 def five_expired_two_live(clock, settings):
     """
-    Seven sessions, five of them past their idle limit at the clock's time;
-    return the two live ones' keys.
+    Seven anonymous sessions, five of them past their limit at the clock's
+    time; return the two live ones' keys.
     """
     for n in range(5):
         saved(n=n)
-    clock(seconds=settings.SESSION_IDLE_TIMEOUT - 60)
+    clock(seconds=settings.SESSION_ANONYMOUS_TIMEOUT - 60)
     live = [saved(n=n) for n in range(2)]
-    clock(seconds=settings.SESSION_IDLE_TIMEOUT + 1)
+    clock(seconds=settings.SESSION_ANONYMOUS_TIMEOUT + 1)
     return live
 
 
@@ -661,3 +715,15 @@ def test_clear_expired_with_nothing_expired_deletes_nothing_and_reports_nothing(
     assert SessionStore.clear_expired(batch_size=2, progress=progress.append) == 0
     assert progress == []
     assert Session.objects.count() == 1
+
+
+def test_clear_expired_removes_abandoned_logins_but_not_logged_in_sessions(
+    client_factory, fake_patreon, clock, settings
+):
+    start_login(client_factory())
+    browser = client_factory()
+    log_in(browser, "1001")
+    clock(seconds=settings.SESSION_ANONYMOUS_TIMEOUT + 1)
+    assert SessionStore.clear_expired() == 1
+    assert list(Session.objects.values_list("user_id", flat=True)) == [ada().pk]
+    assert me(browser) == 200

@@ -84,6 +84,9 @@ STAFF_SESSION_ABSOLUTE_TIMEOUT = env.int(
     "STAFF_SESSION_ABSOLUTE_TIMEOUT", default=12 * 3600
 )
 STAFF_SESSION_IDLE_TIMEOUT = env.int("STAFF_SESSION_IDLE_TIMEOUT", default=30 * 60)
+# A session nobody has logged in to only carries a login's OAuth state: left
+# behind by abandoned and denied logins, it should not linger.
+SESSION_ANONYMOUS_TIMEOUT = env.int("SESSION_ANONYMOUS_TIMEOUT", default=3600)
 # Last-seen, IP and user agent are written at most this often per session.
 SESSION_ACTIVITY_INTERVAL = env.int("SESSION_ACTIVITY_INTERVAL", default=5 * 60)
 # Ending one's other sessions needs a login at most this old.
