@@ -12,7 +12,7 @@ import math
 
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 from accounts import ratelimit
 
@@ -50,7 +50,7 @@ class AdminSite(admin.AdminSite):
         """The login page; a refused attempt answers 429 with Retry-After."""
         response = super().login(request, extra_context)
         form = (getattr(response, "context_data", None) or {}).get("form")
-        if form is not None and form.has_error("__all__", LOCKED_OUT):
+        if form is not None and form.has_error(NON_FIELD_ERRORS, LOCKED_OUT):
             response.status_code = 429
             response["Retry-After"] = str(form.retry_after)
         return response

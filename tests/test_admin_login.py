@@ -192,3 +192,18 @@ def test_a_patreon_login_is_logged_once(client, fake_patreon, caplog):
     log_in(client, "1001")
     [event] = events(caplog, "login_succeeded")
     assert event.patreon_id == "1001"
+
+
+def test_while_redis_is_down_the_password_login_goes_on_and_says_so(
+    client, root, limits, settings, caplog
+):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        }
+    }
+    assert attempt(client, "root", PASSWORD).status_code == 302
+    buckets = {r.bucket for r in events(caplog, "ratelimit_unavailable")}
+    assert buckets == {"login", "login_username"}
