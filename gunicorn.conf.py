@@ -52,9 +52,8 @@ def _list(name, default=""):
 # SOCKETS
 # ------------------------------------------------------------------------------
 # Loopback by default: only nginx on the same host talks to gunicorn. Anyone
-# who can reach this port directly can send X-Forwarded-* headers of their
-# own choosing, and Django believes X-Forwarded-Proto once TRUSTED_PROXIES is
-# set (SECURE_PROXY_SSL_HEADER does not look at the peer).
+# else who reaches this port may send X-Forwarded-* headers of their own
+# choosing; the application believes them from TRUSTED_PROXIES only.
 bind = _list("GUNICORN_BIND", "127.0.0.1:8000")
 
 # WORKERS
@@ -119,12 +118,14 @@ else:
 
 # PROXY
 # ------------------------------------------------------------------------------
-# Only the proxy's addresses may tell us the scheme; never "*", which would
-# let any peer claim HTTPS. Empty (no TRUSTED_PROXIES) trusts nobody.
+# The proxy's addresses, for the access log's client address; never "*".
+# Empty (no TRUSTED_PROXIES) trusts nobody.
 forwarded_allow_ips = ",".join(_list("TRUSTED_PROXIES"))
-# nginx sets X-Forwarded-Proto and nothing else: the other spellings gunicorn
-# knows by default would let a client's own X-Forwarded-Ssl disagree with it.
-secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
+# gunicorn does not decide the scheme: the application does, from
+# X-Forwarded-Proto of TRUSTED_PROXIES only (accounts.network), under every
+# server alike. gunicorn's default spellings (X-Forwarded-Ssl, ...) would
+# otherwise let a client's own header disagree with nginx's.
+secure_scheme_headers = {}
 # No header from the proxy rewrites SCRIPT_NAME or PATH_INFO.
 forwarder_headers = ""
 

@@ -1,4 +1,12 @@
 from django.apps import AppConfig
+from django.contrib.admin import apps as admin_apps
+
+
+class AdminConfig(admin_apps.AdminConfig):
+    """Django's admin, with our site (its password login limited) as default."""
+
+    default = False  # "accounts" in INSTALLED_APPS still means AccountsConfig
+    default_site = "accounts.admin_site.AdminSite"
 
 
 class AccountsConfig(AppConfig):
@@ -11,5 +19,7 @@ class AccountsConfig(AppConfig):
         from accounts import receivers
 
         user_logged_in.connect(receivers.record_login)
+        auth_signals.user_logged_in.connect(receivers.record_login_succeeded)
+        auth_signals.user_login_failed.connect(receivers.record_login_failed)
         auth_signals.user_logged_in.connect(receivers.start_session_life)
         auth_signals.user_logged_out.connect(receivers.record_logout)

@@ -7,6 +7,8 @@ the outcome, and never a token or a session key.
 
 import logging
 
+from django.utils.crypto import salted_hmac
+
 from accounts.network import client_ip
 
 logger = logging.getLogger("ventures.auth")
@@ -42,3 +44,14 @@ def emit(
         ),
         extra=context,
     )
+
+
+def username_digest(username):
+    """
+    A short keyed digest of a username someone typed, for logs and counters.
+
+    People type their password into the username field; the digest lets
+    alerts group the attempts on one account without writing down what was
+    typed. Case-insensitive, as logging in is.
+    """
+    return salted_hmac("ventures.username", username.casefold()).hexdigest()[:16]

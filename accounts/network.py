@@ -35,6 +35,12 @@ def client_address(peer, forwarded_for, trusted_proxies):
     return peer
 
 
+def is_trusted_proxy(peer, trusted_proxies):
+    """Whether the connection's ``peer`` is one of the trusted proxies (or CIDRs)."""
+    networks = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
+    return _trusted(peer, networks)
+
+
 def client_ip(request):
     """The client's IP address, behind the proxies in TRUSTED_PROXIES."""
     return client_address(
@@ -42,3 +48,26 @@ def client_ip(request):
         request.META.get("HTTP_X_FORWARDED_FOR", ""),
         settings.TRUSTED_PROXIES,
     )
+
+
+class TrustedProxyMiddleware:
+    """
+    X-Forwarded-Proto from trusted proxies only, by the peer check of
+    ``client_address``.
+
+    Django's SECURE_PROXY_SSL_HEADER believes the header from whoever sends
+    it; this drops it unless the peer is in TRUSTED_PROXIES, before anything
+    reads the scheme. It comes first in MIDDLEWARE, so the HTTPS redirect,
+    HSTS, secure cookies and CSRF's origin check all see the real scheme,
+    under gunicorn and runserver alike.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "HTTP_X_FORWARDED_PROTO" in request.META and not is_trusted_proxy(
+            request.META.get("REMOTE_ADDR", ""), settings.TRUSTED_PROXIES
+        ):
+            del request.META["HTTP_X_FORWARDED_PROTO"]
+        return self.get_response(request)

@@ -1,5 +1,7 @@
 """Signal receivers, connected in AccountsConfig.ready()."""
 
+import logging
+
 from django.utils import timezone
 
 from accounts import events
@@ -28,7 +30,35 @@ def record_login(sender, request, user, sociallogin=None, **kwargs):
                 "checked_at": timezone.now(),
             },
         )
-    events.emit(events.LOGIN_SUCCEEDED, request, user=user)
+
+
+def record_login_succeeded(sender, request, user, **kwargs):
+    """Every login, by Patreon or by password: one login_succeeded event."""
+    # The Patreon account's uid is the Patreon id; a first login's
+    # membership row is only written afterwards, by record_login.
+    patreon_id = (
+        user.socialaccount_set.filter(provider="patreon")
+        .values_list("uid", flat=True)
+        .first()
+    )
+    events.emit(events.LOGIN_SUCCEEDED, request, user=user, patreon_id=patreon_id)
+
+
+def record_login_failed(sender, credentials, request=None, **kwargs):
+    """
+    A password login refused by every backend: one login_failed event.
+
+    Django has already masked the password; the username is logged only as
+    a digest, because people type their password into it too.
+    """
+    username = credentials.get("username") or ""
+    events.emit(
+        events.LOGIN_FAILED,
+        request,
+        level=logging.WARNING,
+        reason="invalid_credentials",
+        username_digest=events.username_digest(username) if username else None,
+    )
 
 
 def start_session_life(sender, request, user, **kwargs):

@@ -28,6 +28,10 @@ from ventures.settings import DATABASES
 
 ROOT_URLCONF = "bench.urls"
 
+# The main configuration runs without Redis on purpose, to measure what
+# REDIS_URL changes; nothing here counts logins against a limit that matters.
+SILENCED_SYSTEM_CHECKS = ["ventures.E070"]
+
 if os.environ.get("BENCH_SESSION_ENGINE"):
     SESSION_ENGINE = os.environ["BENCH_SESSION_ENGINE"]
 if os.environ.get("BENCH_CONN_HEALTH_CHECKS", "").lower() == "false":

@@ -25,6 +25,7 @@ def production_env(**overrides):
         "PATREON_CLIENT_SECRET": secrets.token_urlsafe(32),
         "PATREON_CAMPAIGN_ID": "1234567",
         "DATABASE_URL": os.environ.get("DATABASE_URL", "sqlite:///:memory:"),
+        "REDIS_URL": "redis://127.0.0.1:6379/15",
     }
     env.update(overrides)
     return {k: v for k, v in env.items() if v is not None}

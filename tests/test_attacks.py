@@ -1055,11 +1055,15 @@ class TestHostHeaderInjection:
         assert response.status_code == 403
         assert response.json()["login_url"] == f"https://{API_HOST}/login"
 
-    def test_a_forwarded_proto_from_an_untrusted_peer_is_not_believed(self):
+    def test_a_forwarded_proto_from_an_untrusted_peer_is_not_believed(self, settings):
+        """Behind the proxy, as production runs: only its own header counts."""
+        settings.TRUSTED_PROXIES = ["10.0.0.1"]
+        settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
         plain = Client(HTTP_HOST=API_HOST)
         response = plain.get("/api/auth/me", HTTP_X_FORWARDED_PROTO="https")
         assert response.status_code == 301
         assert response["Location"] == f"https://{API_HOST}/api/auth/me"
+        assert "Strict-Transport-Security" not in response
 
     def test_a_forwarded_for_from_an_untrusted_peer_is_not_recorded(
         self, client, fake_patreon

@@ -29,12 +29,36 @@ def test_checks_are_bound():
 
 
 def test_test_settings_satisfy_the_policy():
+    """All but the shared cache, which tests/settings.py silences, and only it."""
+    found = check_production_policy(None)
+    assert [m.id for m in found] == ["ventures.E070"]
+    assert all(m.is_silenced() for m in found)
+
+
+def test_the_test_settings_silence_nothing_else(settings):
+    assert settings.SILENCED_SYSTEM_CHECKS == ["ventures.E070"]
+
+
+@override_settings(
+    CACHES={"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache"}}
+)
+def test_redis_satisfies_the_shared_cache_rule():
     assert check_production_policy(None) == []
+
+
+@override_settings(DEBUG_VALUE="yes")
+def test_a_debug_value_that_is_not_development_is_policed():
+    """DEBUG=yes is not development, so the policy runs and names it."""
+    assert [m.id for m in unsilenced()] == ["ventures.E080"]
+
+
+def unsilenced():
+    return [m for m in check_production_policy(None) if not m.is_silenced()]
 
 
 @override_settings(SESSION_COOKIE_SECURE=False)
 def test_finding_becomes_an_error_with_its_hint():
-    [message] = check_production_policy(None)
+    [message] = unsilenced()
     assert isinstance(message, checks.Error)
     assert message.id == "ventures.E010"
     assert message.hint
@@ -42,7 +66,7 @@ def test_finding_becomes_an_error_with_its_hint():
 
 @override_settings(SESSION_COOKIE_SAMESITE="None")
 def test_warning_stays_a_warning():
-    [message] = check_production_policy(None)
+    [message] = unsilenced()
     assert type(message) is checks.Warning
     assert message.id == "ventures.W023"
 

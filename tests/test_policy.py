@@ -14,6 +14,7 @@ GOOD = policy.Config(
     patreon_client_id="our-client-id",
     patreon_client_secret="our-client-secret",
     patreon_campaign_id="1234567",
+    cache_backend="django.core.cache.backends.redis.RedisCache",
 )
 
 
@@ -201,3 +202,34 @@ def test_a_production_without_our_campaign_is_warned_about():
 )
 def test_cookie_name_takes_the_strongest_prefix_allowed(secure, domain, name):
     assert policy.cookie_name("sessionid", secure=secure, domain=domain) == name
+
+
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "django.core.cache.backends.locmem.LocMemCache",
+        "django.core.cache.backends.filebased.FileBasedCache",
+        "django.core.cache.backends.db.DatabaseCache",
+        "django.core.cache.backends.dummy.DummyCache",
+        "",
+    ],
+)
+def test_a_cache_private_to_each_process_is_refused(backend):
+    """Four workers counting on their own would let four times the limit in."""
+    [finding] = policy.evaluate(with_(cache_backend=backend))
+    assert finding.id == "ventures.E070"
+    assert "REDIS_URL" in finding.hint
+
+
+@pytest.mark.parametrize("value", ["", "false"])
+def test_debug_unset_or_false_is_production(value):
+    assert ids(with_(debug_value=value)) == []
+
+
+@pytest.mark.parametrize(
+    "value", ["1", "yes", "on", "True", "TRUE", "False", "0", "no", " true", "debug"]
+)
+def test_any_other_debug_value_is_refused_naming_the_variable(value):
+    [finding] = policy.evaluate(with_(debug_value=value))
+    assert finding.id == "ventures.E080"
+    assert finding.msg.startswith(f"DEBUG is {value!r}")

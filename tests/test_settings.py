@@ -54,6 +54,8 @@ UNSAFE = {
     "ventures.E050": {"ALLOWED_HOSTS": "*"},
     "ventures.E060": {"PATREON_BASE_URL": "http://127.0.0.1:8765"},
     "ventures.E061": {"PATREON_CLIENT_SECRET": None},
+    "ventures.E070": {"REDIS_URL": None},
+    "ventures.E080": {"DEBUG": "1"},
 }
 
 
@@ -64,6 +66,39 @@ def test_unsafe_production_environment_refuses_to_start(rule, overrides):
     assert "ImproperlyConfigured: Refusing to start" in result.stderr
     assert f"({rule})" in result.stderr
     assert "HINT:" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["1", "yes", "on", "True", "TRUE"])
+def test_a_debug_that_is_not_exactly_true_refuses_to_start_naming_it(value):
+    result = run_python(START, production_env(DEBUG=value))
+    assert result.returncode != 0
+    assert f"DEBUG is {value!r}" in result.stderr
+    assert "(ventures.E080)" in result.stderr
+
+
+@pytest.mark.parametrize("value", ["", "false"])
+def test_debug_empty_or_false_is_production(value):
+    env = production_env(DEBUG=value)
+    assert run_python(START, env).returncode == 0
+    assert settings_of(env, "DEBUG") == {"DEBUG": False}
+
+
+def test_debug_1_never_shows_the_technical_404_page():
+    """Not even where no check runs (a shell): the page would list ADMIN_URL."""
+    env = production_env(DEBUG="1", ADMIN_URL="hidden-4f2a9c/")
+    code = (
+        "import json, django; django.setup(); from django.conf import settings; "
+        "from django.test import Client; "
+        "r = Client().get('/nothing', secure=True, "
+        "HTTP_HOST='api.ventures.isharehow.app'); "
+        "print(json.dumps([settings.DEBUG, r.status_code, r.content.decode()]))"
+    )
+    result = run_python(code, env)
+    assert result.returncode == 0, result.stderr
+    debug, status, page = json.loads(result.stdout.splitlines()[-1])
+    assert (debug, status) == (False, 404)
+    assert "hidden-4f2a9c" not in page
+    assert "URLconf" not in page
 
 
 def test_every_violated_rule_is_named_at_once():

@@ -37,6 +37,8 @@ def policy_config():
         patreon_client_id=settings.PATREON_CLIENT_ID,
         patreon_client_secret=settings.PATREON_CLIENT_SECRET,
         patreon_campaign_id=settings.PATREON_CAMPAIGN_ID,
+        debug_value=settings.DEBUG_VALUE,
+        cache_backend=settings.CACHES["default"]["BACKEND"],
     )
 
 

@@ -39,6 +39,15 @@ KNOWN_PUBLIC_SECRET_KEYS = frozenset(
 # The strings Django writes into the Set-Cookie header, spelled exactly.
 SAMESITE_VALUES = ("Strict", "Lax", "None")
 
+# DEBUG as production may spell it: unset/empty or "false". Development is
+# exactly "true" and never reaches the policy.
+PRODUCTION_DEBUG_VALUES = ("", "false")
+
+# Caches every worker process and instance shares, with an atomic increment:
+# the rate limiter's counters must live in one of them. REDIS_URL is the
+# only way the settings configure one.
+SHARED_CACHE_BACKENDS = frozenset({"django.core.cache.backends.redis.RedisCache"})
+
 ERROR = "error"
 WARNING = "warning"
 
@@ -75,6 +84,8 @@ class Config:
     patreon_client_id: str = ""
     patreon_client_secret: str = ""
     patreon_campaign_id: str = ""
+    debug_value: str = ""
+    cache_backend: str = ""
 
 
 @cache
@@ -455,7 +466,40 @@ def check_patreon(config):
     return findings
 
 
+def check_shared_cache(config):
+    """E070: rate limits count in a cache every worker and instance shares."""
+    if config.cache_backend in SHARED_CACHE_BACKENDS:
+        return []
+    return [
+        Finding(
+            "ventures.E070",
+            ERROR,
+            f"The cache is {config.cache_backend or 'not configured'}, private to "
+            "each process: every worker and instance would count login attempts "
+            "on its own, multiplying each rate limit by their number.",
+            "Set REDIS_URL=redis://host:6379/0, the Redis every instance shares.",
+        )
+    ]
+
+
+def check_debug(config):
+    """E080: DEBUG is spelled so that nobody can misread the mode."""
+    if config.debug_value in PRODUCTION_DEBUG_VALUES:
+        return []
+    return [
+        Finding(
+            "ventures.E080",
+            ERROR,
+            f"DEBUG is {config.debug_value!r}, which is neither 'true' "
+            "(development) nor 'false' (production).",
+            "In production leave DEBUG unset or set DEBUG=false; DEBUG=true, "
+            "lowercase, is for a developer's machine only.",
+        )
+    ]
+
+
 RULES = (
+    check_debug,
     check_secret_keys,
     check_cookie_flags,
     check_samesite,
@@ -463,6 +507,7 @@ RULES = (
     check_origins,
     check_hosts,
     check_patreon,
+    check_shared_cache,
 )
 
 

@@ -34,7 +34,11 @@ def env_list(name, default=""):
 
 # MODE
 # ------------------------------------------------------------------------------
-DEBUG = env.bool("DEBUG", default=False)
+# Exactly "true" is development; unset, empty or "false" is production. Any
+# other value (1, yes, on, True) is production too, and refused at start
+# (ventures.E080): one spelling, so what the environment says is what runs.
+DEBUG_VALUE = env.str("DEBUG", default="")
+DEBUG = DEBUG_VALUE == "true"
 
 # SECRETS
 # ------------------------------------------------------------------------------
@@ -68,7 +72,9 @@ CORS_URLS_REGEX = r"^/api/"
 CSRF_TRUSTED_ORIGINS = FRONTEND_ORIGINS
 
 # Set only behind a reverse proxy: the addresses whose X-Forwarded-* headers
-# are believed. Anyone else could forge them.
+# are believed. Anyone else could forge them: accounts.network drops their
+# X-Forwarded-Proto before Django reads it here, and ignores their
+# X-Forwarded-For.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 if TRUSTED_PROXIES:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -126,7 +132,7 @@ X_FRAME_OPTIONS = "DENY"
 # APPLICATIONS
 # ------------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "accounts.apps.AdminConfig",  # django.contrib.admin, its login limited
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.messages",
@@ -141,6 +147,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: nothing may read the scheme before an untrusted peer's
+    # X-Forwarded-Proto is dropped.
+    "accounts.network.TrustedProxyMiddleware",
     "ventures.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "ventures.headers.SecurityHeadersMiddleware",
@@ -281,11 +290,14 @@ SOCIALACCOUNT_REQUESTS_TIMEOUT = env.float("PATREON_TIMEOUT", default=5.0)
 # allauth's default cookie+session storage would add an unprefixed cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
-# Login attempts per client IP: (hits, window in seconds). Shared across
-# instances through Redis when REDIS_URL is set.
+# Login attempts: (hits, sliding window in seconds), counted in the cache
+# every worker and instance shares (Redis, required in production: E070).
+# "login" counts per client IP, Patreon logins and admin password logins
+# alike; "login_username" per username typed into the admin's password form.
 RATELIMITS = {
     "login": (env.int("RATELIMIT_LOGIN", default=20), 60),
     "callback": (env.int("RATELIMIT_CALLBACK", default=20), 60),
+    "login_username": (env.int("RATELIMIT_LOGIN_USERNAME", default=5), 15 * 60),
 }
 
 # PATREON
