@@ -706,3 +706,101 @@ def test_a_busy_database_is_a_friendly_page_and_leaves_nothing(
     assert me(client).status_code == 401
     assert not User.objects.exists()
     assert not SocialAccount.objects.exists()
+
+
+# Odd identities: whatever Patreon's profile holds, the login works.
+
+ODD_ATTRIBUTES = {
+    "a full name of 10,000 characters": {"full_name": "A" * 10_000},
+    "a full name without a space, longer than first_name": {
+        "full_name": "B" * 300,
+        "first_name": None,
+        "last_name": None,
+    },
+    "names of 10,000 characters": {
+        "first_name": "C" * 10_000,
+        "last_name": "D" * 10_000,
+    },
+    "a NUL in every string": {
+        "full_name": "Ada\x00 Lovelace",
+        "first_name": "Ada\x00",
+        "last_name": "\x00",
+        "email": "ada\x00@example.test",
+        "thumb_url": "https://c8.patreon.com/\x00",
+        "vanity": "\x00",
+    },
+    "right-to-left overrides": {"full_name": "\u202eecalevoL adA\u202c"},
+    "markup": {"full_name": "<script>alert(1)</script>", "first_name": "<b id=odd>"},
+    "numbers": {
+        "full_name": 5,
+        "first_name": 1,
+        "last_name": 2.5,
+        "email": 3,
+        "thumb_url": 4,
+        "image_url": 5,
+        "vanity": 6,
+        "is_email_verified": 1,
+    },
+    "objects": {
+        "full_name": {"a": 1},
+        "first_name": {},
+        "last_name": {"b": [1]},
+        "email": {"address": "ada@example.test"},
+        "thumb_url": {"url": "https://c8.patreon.com/1"},
+        "image_url": {},
+        "is_email_verified": {"yes": True},
+    },
+    "lists": {"full_name": ["Ada"], "email": ["ada@example.test"], "thumb_url": []},
+    "nulls": dict.fromkeys(
+        ["full_name", "first_name", "last_name", "email", "thumb_url", "image_url"]
+    ),
+    "true and false": {"full_name": True, "email": False, "is_email_verified": "true"},
+    "a thumb URL over 1,000 characters": {
+        "thumb_url": "https://c8.patreon.com/" + "t" * 2000
+    },
+    "an email over the column": {"email": "a" * 300 + "@example.test"},
+    "no email but markup in it": {"email": "<script>@example.test"},
+    "a javascript: avatar": {"thumb_url": "javascript:alert(1)", "image_url": None},
+}
+
+
+@pytest.mark.parametrize(
+    "attributes", ODD_ATTRIBUTES.values(), ids=ODD_ATTRIBUTES.keys()
+)
+def test_an_odd_patreon_profile_still_logs_the_patron_in(
+    client, fake_patreon, staff, attributes
+):
+    from allauth.account.models import EmailAddress
+
+    response = log_in_as(client, fake_patreon, "1001", **attributes)
+    assert response.status_code == 302, response.content[:500]
+    body = me(client).json()
+    assert body["patreon"]["id"] == "1001"
+    assert body["user"]["username"] == "patreon-1001"
+    user = User.objects.get(patreon__patreon_id="1001")
+    for value in (user.name, user.first_name, user.last_name, user.email):
+        assert "\x00" not in value
+        assert "\u202e" not in value
+    assert len(user.name) <= 255
+    assert len(user.first_name) <= 150
+    assert len(user.last_name) <= 150
+    assert user.avatar_url == "" or user.avatar_url.startswith("https://")
+    verified = attributes.get("is_email_verified", True) is True  # 1001's is
+    for address in EmailAddress.objects.filter(user=user):
+        assert address.email == user.email
+        assert address.verified == verified
+    # Shown escaped wherever shown: the login page and the admin.
+    pages = [
+        client.get("/login").content,
+        staff.get(f"/admin/accounts/user/{user.pk}/change/").content,
+        staff.get("/admin/accounts/user/").content,
+    ]
+    for page in pages:
+        assert b"<script>alert" not in page
+        assert b"<b id=odd>" not in page
+
+
+def test_markup_in_a_name_is_shown_as_text(client, fake_patreon):
+    log_in_as(client, fake_patreon, "1001", full_name="<i>Ada</i>")
+    assert b"&lt;i&gt;Ada&lt;/i&gt;" in client.get("/login").content
+    assert me(client).json()["user"]["name"] == "<i>Ada</i>"

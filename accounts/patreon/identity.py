@@ -57,8 +57,15 @@ def _text(value, max_length):
 
 
 def _valid(value, validator, max_length):
-    """``value`` if it is a string that fits and passes ``validator``, else None."""
-    if not isinstance(value, str) or len(value) > max_length:
+    """
+    ``value`` if it is a printable string that fits and passes ``validator``,
+    else None.
+    """
+    if (
+        not isinstance(value, str)
+        or len(value) > max_length
+        or _UNPRINTABLE.search(value)
+    ):
         return None
     try:
         validator(value)
