@@ -101,7 +101,8 @@ def server_error(request):
     """
     handler500, called while the exception is being handled: an unreachable
     database is not a bug but an outage, so it gets 503 and Retry-After.
-    Django has already logged the exception with its traceback.
+    Django then logs the request once, with the status and the traceback
+    ("Service Unavailable: /path", django.request).
     """
     error = sys.exc_info()[1]
     if isinstance(error, DatabaseError) and _is_login(request):
@@ -111,10 +112,6 @@ def server_error(request):
 
         login_failures.emit(request, login_failures.database_reason(error))
     if isinstance(error, (OperationalError, InterfaceError)):
-        logger.error(
-            "database unavailable: answering 503",
-            extra={"event": "database_unavailable"},
-        )
         return _answer(
             request, 503, "database_unavailable", retry_after=DATABASE_RETRY_AFTER
         )
