@@ -804,3 +804,16 @@ def test_markup_in_a_name_is_shown_as_text(client, fake_patreon):
     log_in_as(client, fake_patreon, "1001", full_name="<i>Ada</i>")
     assert b"&lt;i&gt;Ada&lt;/i&gt;" in client.get("/login").content
     assert me(client).json()["user"]["name"] == "<i>Ada</i>"
+
+
+def test_a_membership_left_on_another_user_by_the_old_connect_pages_moves(
+    client, fake_patreon, client_factory, django_user_model
+):
+    """The old pages could move a social account away from its membership."""
+    log_in(client_factory(), "1000001")
+    other = django_user_model.objects.create(username="connected-it")
+    SocialAccount.objects.update(user=other)
+    assert log_in(client, "1000001").status_code == 302
+    assert me(client).json()["user"]["id"] == other.pk
+    assert PatreonMembership.objects.get(patreon_id="1000001").user_id == other.pk
+    assert PatreonMembership.objects.count() == 1
