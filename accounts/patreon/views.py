@@ -120,8 +120,8 @@ class PatreonCallbackView(OAuth2CallbackView):
                 extra_context={"state": state, "callback_view": self},
             )
         if state.get("process", AuthProcess.LOGIN) != AuthProcess.LOGIN:
-            # Only a login made before connecting was refused at its start
-            # (PatreonProvider) can carry another process.
+            # Connecting is refused where a login starts (PatreonProvider);
+            # only a state stashed before that refusal existed gets here.
             raise login_failures.LoginRefused(login_failures.CONNECT_REFUSED)
         app = provider.app
         client = self.adapter.get_client(request, app)
