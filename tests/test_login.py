@@ -657,11 +657,12 @@ def test_a_returning_patron_whose_membership_cannot_be_written_changes_nothing(
 
 
 @contextmanager
-def membership_table_locked():
+def membership_table_locked(readers_too=False):
     """
-    Another connection holds a write lock on the membership table: SQLite
-    answers "database table is locked" at once, PostgreSQL waits for its
-    lock_timeout (set short here) and gives up.
+    Another connection holds a write lock on the membership table (that
+    keeps out readers too if ``readers_too``): SQLite answers "database table
+    is locked" at once, PostgreSQL waits for its lock_timeout (set short
+    here) and gives up.
     """
     from django.db import connections
 
@@ -677,9 +678,10 @@ def membership_table_locked():
             # where a write lock blocks readers too; in a database file they
             # read on while a writer works (and only writers are refused).
             with connection.cursor() as ours:
-                ours.execute("PRAGMA read_uncommitted = 1")
+                ours.execute(f"PRAGMA read_uncommitted = {int(not readers_too)}")
         else:
-            cursor.execute("LOCK TABLE accounts_patreonmembership IN SHARE MODE")
+            mode = "ACCESS EXCLUSIVE" if readers_too else "SHARE"
+            cursor.execute(f"LOCK TABLE accounts_patreonmembership IN {mode} MODE")
             with connection.cursor() as ours:
                 ours.execute("SET lock_timeout = '200ms'")
         yield
@@ -706,6 +708,21 @@ def test_a_busy_database_is_a_friendly_page_and_leaves_nothing(
     assert me(client).status_code == 401
     assert not User.objects.exists()
     assert not SocialAccount.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_failing_before_the_callback_view_is_a_login_failed_event(
+    client, fake_patreon, caplog
+):
+    """Loading the session (in a middleware) is the login's first query."""
+    callback = consent(start_login(client), "1001")
+    client.raise_request_exception = False
+    with membership_table_locked(readers_too=True):
+        response = client.get(path_of(callback))
+    assert response.status_code == 503
+    assert b"briefly unavailable" in response.content
+    assert failure(caplog).reason == "database_busy"
+    assert not User.objects.exists()
 
 
 # Odd identities: whatever Patreon's profile holds, the login works.
