@@ -1,14 +1,13 @@
 """allauth adapters: where our rules meet allauth's flows."""
 
-import logging
-
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialAccount
 from django.db import IntegrityError, transaction
 
-from accounts import events, redirects
-from accounts.patreon.identity import PatreonError
+from accounts import login_failures, redirects
+from accounts.models import User
+from accounts.patreon import identity
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -19,48 +18,74 @@ class AccountAdapter(DefaultAccountAdapter):
     def get_login_redirect_url(self, request):
         return redirects.default_next()
 
+    def respond_user_inactive(self, request, user):
+        """A deactivated user's Patreon login fails, and says so in the log."""
+        login_failures.emit(request, login_failures.USER_INACTIVE, user=user)
+        return super().respond_user_inactive(request, user)
+
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    """
+    A user is one Patreon id, for good: found by that id, named by it
+    (``patreon-<id>``), never linked to another one (docs/security.md,
+    "Identity").
+    """
+
     def on_authentication_error(
         self, request, provider, error=None, exception=None, extra_context=None
     ):
         """Log why a login failed; allauth then shows its friendly error page."""
-        # Our own errors say what Patreon answered; others (allauth's token
-        # error quotes the token endpoint's body) are named by type only, so
-        # nothing secret reaches the log.
-        if isinstance(exception, PatreonError):
-            reason = str(exception)
-        elif exception is not None:
-            reason = type(exception).__name__
-        else:
-            reason = str(error or "unknown")
-        events.emit(
-            events.LOGIN_FAILED,
-            request,
-            level=logging.WARNING,
-            provider=getattr(provider, "id", None),
-            error=error,
-            reason=reason,
-        )
+        reason, detail = login_failures.reason_for(error, exception, extra_context)
+        login_failures.emit(request, reason, detail, error=error)
+
+    def pre_social_login(self, request, sociallogin):
+        """
+        A patron whose social account row is gone (deleted in the admin, or
+        unlinked on allauth's old connections page) comes back to the user
+        that holds their Patreon id, never to a second user.
+        """
+        if sociallogin.is_existing:
+            return
+        user = User.objects.filter(patreon__patreon_id=sociallogin.account.uid).first()
+        if user is not None:
+            sociallogin.user = sociallogin.account.user = user
+            sociallogin.account.save()
 
     def populate_user(self, request, sociallogin, data):
         user = super().populate_user(request, sociallogin, data)
         user.name = data.get("name") or ""
-        # Unique by construction: no race between two signups choosing a
-        # username from the same display name.
-        user.username = f"patreon-{sociallogin.account.uid}"
+        # allauth splits a missing first or last name off the full name,
+        # which fits the name column, not theirs.
+        for field in ("first_name", "last_name"):
+            max_length = User._meta.get_field(field).max_length
+            setattr(user, field, getattr(user, field)[:max_length])
+        user.username = identity.username(sociallogin.account.uid)
         return user
 
     def save_user(self, request, sociallogin, form=None):
+        # Again: allauth blanks a username that is taken and makes one up
+        # from the person's names (populate_username), so a display name of
+        # "patreon-1001" would become someone else's username.
+        sociallogin.user.username = identity.username(sociallogin.account.uid)
         try:
             with transaction.atomic():
                 return super().save_user(request, sociallogin, form)
         except IntegrityError:
             # The same patron finished another login a moment ago (two tabs,
             # a double click): that one created the account; log in to it.
-            account = SocialAccount.objects.select_related("user").get(
-                provider=sociallogin.account.provider, uid=sociallogin.account.uid
+            account = (
+                SocialAccount.objects.select_related("user")
+                .filter(
+                    provider=sociallogin.account.provider, uid=sociallogin.account.uid
+                )
+                .first()
             )
+            if account is None:
+                # The username is held by an account that is not this
+                # patron's (made by hand): refuse rather than rename.
+                raise login_failures.LoginRefused(
+                    login_failures.IDENTITY_CONFLICT, status=409
+                ) from None
             account.extra_data = sociallogin.account.extra_data
             sociallogin.account, sociallogin.user = account, account.user
             return account.user

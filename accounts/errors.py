@@ -7,10 +7,11 @@ Never a stack trace, and the status code says what happened.
 import logging
 import sys
 
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,14 @@ def is_api(request):
     )
 
 
+def _is_login(request):
+    """Whether the request is a step of the Patreon login."""
+    return request.path in {
+        reverse(name)
+        for name in ("patreon_login", "patreon_callback", "patreon-api-callback")
+    }
+
+
 def _answer(request, status, code, detail=None, retry_after=None):
     if is_api(request):
         response = json_error(status, code, detail)
@@ -60,7 +69,9 @@ def _answer(request, status, code, detail=None, retry_after=None):
         response = render(
             request,
             "error.html",
-            {"status": status, "message": detail or MESSAGES[status]},
+            # No flash messages: they live in the session, which may be what
+            # failed to load.
+            {"status": status, "message": detail or MESSAGES[status], "messages": ()},
             status=status,
         )
     if retry_after is not None:
@@ -70,6 +81,12 @@ def _answer(request, status, code, detail=None, retry_after=None):
 
 def bad_request(request, exception=None):
     return _answer(request, 400, "bad_request")
+
+
+@csrf_exempt  # it changes nothing: a POST without a token gets the 404 too
+def not_offered(request):
+    """A page a library brings that we do not offer: 404 to every method."""
+    return page_not_found(request)
 
 
 def permission_denied(request, exception=None):
@@ -84,13 +101,17 @@ def server_error(request):
     """
     handler500, called while the exception is being handled: an unreachable
     database is not a bug but an outage, so it gets 503 and Retry-After.
-    Django has already logged the exception with its traceback.
+    Django then logs the request once, with the status and the traceback
+    ("Service Unavailable: /path", django.request).
     """
-    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
-        logger.error(
-            "database unavailable: answering 503",
-            extra={"event": "database_unavailable"},
-        )
+    error = sys.exc_info()[1]
+    if isinstance(error, DatabaseError) and _is_login(request):
+        # The database failed around the login views (loading the session),
+        # which handle their own failures: still a failed login.
+        from accounts import login_failures  # it builds on this module
+
+        login_failures.emit(request, login_failures.database_reason(error))
+    if isinstance(error, (OperationalError, InterfaceError)):
         return _answer(
             request, 503, "database_unavailable", retry_after=DATABASE_RETRY_AFTER
         )

@@ -19,6 +19,11 @@ def record_login(sender, request, user, sociallogin=None, **kwargs):
         )
         user.save(update_fields=["name", "avatar_url"])
         membership = data.get("membership", {})
+        # A snapshot of this Patreon id left on another user by allauth's old
+        # connect and disconnect pages is stale: the social account decides.
+        PatreonMembership.objects.filter(patreon_id=sociallogin.account.uid).exclude(
+            user=user
+        ).delete()
         user.patreon, _ = PatreonMembership.objects.update_or_create(
             user=user,
             defaults={

@@ -91,6 +91,9 @@ FAULT_MODES = {
     "nodata": {},
     "slow": {"seconds": 5},
     "rate_limited": {},
+    # The user's attributes replaced by whatever JSON the test gives, wrong
+    # types and huge strings included: what a broken or hostile answer holds.
+    "attributes": {"attributes": {}},
 }
 FAULT_ENDPOINTS = ("token", "identity")
 
@@ -195,8 +198,10 @@ class FakePatreon(ThreadingHTTPServer):
         """
         Make ``endpoint`` ("token" or "identity") misbehave until cleared.
 
-        ``mode`` is one of ``FAULT_MODES``; "slow" takes ``seconds`` and
-        "server_error" takes ``status`` (a 5xx code).
+        ``mode`` is one of ``FAULT_MODES``; "slow" takes ``seconds``,
+        "server_error" takes ``status`` (a 5xx code), and "attributes" (on
+        "identity" only) takes ``attributes``, a dict of any JSON values that
+        replace the user's own in every identity answer.
         """
         if endpoint not in FAULT_ENDPOINTS:
             raise ValueError(
@@ -218,6 +223,12 @@ class FakePatreon(ThreadingHTTPServer):
             raise ValueError(f"seconds must be a number >= 0, not {seconds!r}.")
         if options.get("status", 500) not in range(500, 600):
             raise ValueError(f"status must be a 5xx code, not {options['status']!r}.")
+        if not isinstance(options.get("attributes", {}), dict):
+            raise ValueError(
+                f"attributes must be an object, not {options['attributes']!r}."
+            )
+        if mode == "attributes" and endpoint != "identity":
+            raise ValueError("Only the identity endpoint has attributes to replace.")
         with self._lock:
             self._faults[endpoint] = (mode, options)
 
@@ -452,11 +463,17 @@ class _Handler(BaseHTTPRequestHandler):
                 self.server.directory.patron(grant.patron_id),
                 grant.scopes,
                 self.query,
+                self._odd_attributes(),
             )
         except _InvalidParameter as invalid:
             self._send_json(400, invalid.document)
         else:
             self._send_json(200, document)
+
+    def _odd_attributes(self):
+        """The attributes an "attributes" fault replaces, or none."""
+        fault = self.server._fault("identity")
+        return fault[1]["attributes"] if fault and fault[0] == "attributes" else {}
 
     def _faulted(self, endpoint):
         """Answer as the fault set on ``endpoint`` says; True if answered."""
@@ -466,6 +483,8 @@ class _Handler(BaseHTTPRequestHandler):
         mode, options = fault
         if mode == "slow":
             time.sleep(options["seconds"])
+            return False
+        if mode == "attributes":
             return False
         if mode == "unauthorized":
             self._send_json(401, _unauthorized())
@@ -638,8 +657,11 @@ def _identifier(resource):
     return {"id": resource["id"], "type": resource["type"]}
 
 
-def _identity_document(server, patron, scopes, query):
-    """The body of GET /api/oauth2/v2/identity, for ``patron``."""
+def _identity_document(server, patron, scopes, query, odd_attributes=None):
+    """
+    The body of GET /api/oauth2/v2/identity, for ``patron``, with
+    ``odd_attributes`` replacing the user's own.
+    """
     fields = _requested_fields(query)
     include = _requested_includes(query)
     api_url = f"{server.base_url}/api/oauth2/v2"
@@ -659,6 +681,7 @@ def _identity_document(server, patron, scopes, query):
         "url": f"https://www.patreon.com/user?u={patron.id}",
         "vanity": patron.vanity,
         **email,
+        **(odd_attributes or {}),
     }
     user = _resource("user", patron.id, user_attributes, fields)
     document = {"data": user, "links": {"self": f"{api_url}/user/{patron.id}"}}

@@ -806,3 +806,26 @@ def test_command_line_refuses_beyond_loopback():
 
     assert result.returncode == 2
     assert "loopback" in result.stderr
+
+
+def test_attributes_fault_serves_odd_identities(fake):
+    odd = {"full_name": ["Ada"], "email": 5, "thumb_url": "x" * 2000, "vanity": None}
+    fake.set_fault("identity", "attributes", attributes=odd)
+
+    response = identity(fake, login(fake)["access_token"], **{"fields[user]": "email"})
+
+    # Only the attributes asked for are replaced; the others stay out.
+    assert response.json()["data"]["attributes"] == {"email": 5}
+    fake.set_fault("identity", "attributes", attributes=odd)
+    fields = {"fields[user]": "full_name,email,thumb_url,vanity"}
+    attributes = identity(fake, login(fake)["access_token"], **fields).json()
+    assert attributes["data"]["attributes"] == odd
+
+
+@pytest.mark.parametrize(
+    ("args", "options"),
+    [(("identity", "attributes"), {"attributes": "x"}), (("token", "attributes"), {})],
+)
+def test_bad_attributes_fault_is_refused(fake, args, options):
+    with pytest.raises(ValueError, match="attributes"):
+        fake.set_fault(*args, **options)

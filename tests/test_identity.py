@@ -5,7 +5,13 @@ from contextlib import suppress
 
 import pytest
 
-from accounts.patreon.identity import PatreonError, membership, user_data
+from accounts.patreon.identity import (
+    PatreonError,
+    membership,
+    profile,
+    user_data,
+    username,
+)
 
 OURS = "9000001"
 THEIRS = "9000002"
@@ -241,3 +247,85 @@ def test_an_entitled_amount_that_is_not_whole_cents_reads_as_zero(amount):
     """It is stored in a PositiveIntegerField: anything else fails the login."""
     doc = ours_with(included__0__attributes__currently_entitled_amount_cents=amount)
     assert membership(doc, OURS)["entitled_amount_cents"] == 0
+
+
+def test_user_data_keeps_only_the_user_s_id_and_cleaned_attributes():
+    """What is kept is stored (extra_data): no relationships, no junk."""
+    doc = document()
+    doc["data"]["attributes"]["social_connections"] = {"x": "\x00"}
+    assert user_data(doc) == {
+        "type": "user",
+        "id": "1001",
+        "attributes": {"full_name": "Ada Lovelace"},
+    }
+
+
+@pytest.mark.parametrize(
+    "user_id",
+    ["-1", "1e3", "\uff11\uff10\uff10\uff11", "1" * 65, "10 01"],
+    ids=str.__repr__,
+)
+def test_user_data_refuses_an_id_that_is_not_a_patreon_id(user_id):
+    """It becomes a username and a 64-character column."""
+    with pytest.raises(PatreonError):
+        user_data(document(user_id=user_id))
+
+
+@pytest.mark.parametrize("value", [5, 2.5, True, None, {"a": 1}, ["Ada"]], ids=repr)
+@pytest.mark.parametrize(
+    "field",
+    ["full_name", "first_name", "last_name", "vanity", "email", "thumb_url"],
+)
+def test_an_attribute_of_the_wrong_type_reads_as_absent(field, value):
+    assert field not in profile({field: value})
+
+
+def test_strings_are_cut_to_their_column_without_control_characters():
+    cleaned = profile(
+        {
+            "full_name": "\x00Ada\u202e Lovelace" + "e" * 10_000,
+            "first_name": "F" * 200,
+            "last_name": "L\x07",
+        }
+    )
+    assert cleaned["full_name"].startswith("Ada Lovelace")
+    assert len(cleaned["full_name"]) == 255
+    assert cleaned["first_name"] == "F" * 150
+    assert cleaned["last_name"] == "L"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("email", "a" * 250 + "@example.test"),
+        ("email", "not an address"),
+        ("email", "ada\x00@example.test"),
+        ("thumb_url", "https://c8.patreon.com/" + "t" * 1000),
+        ("thumb_url", "javascript:alert(1)"),
+        ("image_url", "https://c8.patreon.com/\x00"),
+    ],
+)
+def test_an_email_or_url_that_does_not_fit_is_left_out_not_cut(field, value):
+    """A cut address or URL would name someone or something else."""
+    assert field not in profile({field: value})
+
+
+def test_only_a_boolean_says_whether_the_email_is_verified():
+    assert profile({"is_email_verified": True}) == {"is_email_verified": True}
+    assert profile({"is_email_verified": "true"}) == {}
+    assert profile({"is_email_verified": 1}) == {}
+
+
+def test_usernames_derive_from_the_patreon_id_alone():
+    assert username("7777778") == "patreon-7777778"
+
+
+def test_a_tier_title_is_cut_and_cleaned():
+    doc = ours_with(included__1__attributes__title="\x00Gold" + "!" * 1000)
+    [found] = membership(doc, OURS)["tiers"]
+    assert found["title"] == ("Gold" + "!" * 1000)[:255]
+
+
+def test_a_patron_status_longer_than_its_column_is_cut():
+    doc = ours_with(included__0__attributes__patron_status="active_patron" * 10)
+    assert len(membership(doc, OURS)["patron_status"]) == 32

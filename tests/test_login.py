@@ -6,10 +6,12 @@ import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from allauth.socialaccount.models import SocialAccount
 from django.db import connection
 
 from accounts.models import PatreonMembership, User
@@ -247,8 +249,7 @@ def test_patreon_failure_lands_on_a_friendly_page(
     assert_friendly_failure(response)
     assert me(client).status_code == 401
     assert not User.objects.exists()
-    [record] = [r for r in caplog.records if getattr(r, "event", "") == "login_failed"]
-    assert record.reason
+    assert failure(caplog).reason == "patreon_error"
 
 
 def test_patreon_timeout_lands_on_a_friendly_page(
@@ -260,8 +261,28 @@ def test_patreon_timeout_lands_on_a_friendly_page(
     response = client.get(path_of(callback))
     assert_friendly_failure(response)
     assert not User.objects.exists()
+    record = failure(caplog)
+    assert record.reason == "patreon_timeout"
+    assert "Timeout" in record.detail
+
+
+def failure(caplog):
+    """The one login_failed event logged."""
     [record] = [r for r in caplog.records if getattr(r, "event", "") == "login_failed"]
-    assert "Timeout" in record.reason
+    return record
+
+
+def test_denied_consent_is_a_login_failed_event(client, fake_patreon, caplog):
+    client.get(path_of(consent(start_login(client), decision="deny")))
+    assert failure(caplog).reason == "denied"
+
+
+def test_a_callback_this_browser_did_not_start_is_a_state_mismatch(
+    client, fake_patreon, client_factory, caplog
+):
+    callback = consent(start_login(client_factory()))
+    assert_friendly_failure(client.get(path_of(callback)))
+    assert failure(caplog).reason == "state_mismatch"
 
 
 def test_no_token_reaches_a_response_the_database_or_the_log(
@@ -454,3 +475,362 @@ def test_the_same_patron_logging_in_twice_at_once_gets_one_account(
     assert [body["patreon"]["id"] for body in bodies] == [patron, patron]
     assert bodies[0]["user"]["id"] == bodies[1]["user"]["id"]
     assert User.objects.count() == 1
+
+
+# Identity is the Patreon id, for good (docs/security.md, "Identity").
+
+
+def log_in_as(client, fake_patreon, patron, **attributes):
+    """Log in as ``patron``, whose Patreon profile says ``attributes``."""
+    fake_patreon.set_fault("identity", "attributes", attributes=attributes)
+    try:
+        return log_in(client, patron)
+    finally:
+        fake_patreon.clear_faults()
+
+
+def press_login(client, **form):
+    """POST the login page's form with ``form`` added, as a browser could."""
+    page = client.get("/login").content.decode()
+    form["csrfmiddlewaretoken"] = CSRF_INPUT.search(page)[1]
+    return client.post("/accounts/patreon/login/", form)
+
+
+def test_a_display_name_never_becomes_a_username(client_factory, fake_patreon):
+    """Issue 12, point 7: a patron named "patreon-7777778 …" took that username."""
+    mallory, victim = client_factory(), client_factory()
+    log_in_as(
+        mallory,
+        fake_patreon,
+        "1000001",
+        full_name="patreon-7777778 x",
+        first_name="patreon-7777778",
+        last_name="x",
+        email="patreon-7777778@example.test",
+    )
+    log_in(victim, "7777778")
+    assert me(mallory).json()["user"]["username"] == "patreon-1000001"
+    assert me(victim).json()["user"]["username"] == "patreon-7777778"
+
+
+def test_connecting_another_patreon_account_is_refused(client, fake_patreon, caplog):
+    log_in(client, "1000001")
+    user_id = me(client).json()["user"]["id"]
+    response = press_login(client, process="connect")
+    assert response.status_code == 400
+    assert b"cannot be connected" in response.content
+    assert not fake_patreon.requests[-1]["path"].endswith("/authorize")
+    record = failure(caplog)
+    assert (record.reason, record.user_id) == ("connect_refused", user_id)
+    assert me(client).json()["user"]["id"] == user_id  # still logged in, unchanged
+
+
+@pytest.mark.parametrize("process", ["redirect", "x" * 1000])
+def test_any_process_but_login_is_refused(client, fake_patreon, process):
+    assert press_login(client, process=process).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/accounts/3rdparty/",
+        "/accounts/3rdparty/signup/",
+        "/accounts/social/connections/",
+        "/accounts/social/signup/",
+    ],
+)
+def test_the_connections_pages_are_not_there(client, fake_patreon, path):
+    log_in(client, "1000001")
+    account = SocialAccount.objects.get()
+    page = client.get("/login").content.decode()
+    token = CSRF_INPUT.search(page)[1]
+    assert client.get(path).status_code == 404
+    # A disconnect as allauth's page takes it, with and without a CSRF token.
+    form = {"account": account.pk, "action": "disconnect"}
+    assert client.post(path, form).status_code == 404
+    assert client.post(path, {**form, "csrfmiddlewaretoken": token}).status_code == 404
+    assert SocialAccount.objects.get() == account
+
+
+def test_a_patron_whose_social_account_row_is_gone_comes_back_to_their_user(
+    client, fake_patreon, client_factory
+):
+    """
+    Issue 12, point 8: after a disconnect (or a deletion in the admin) the
+    next login made a second user and failed on the membership's patreon_id.
+    """
+    log_in(client, "1000001")
+    user_id = me(client).json()["user"]["id"]
+    SocialAccount.objects.all().delete()
+    again = client_factory()
+    assert log_in(again, "1000001").status_code == 302
+    assert me(again).json()["user"]["id"] == user_id
+    assert me(again).json()["user"]["username"] == "patreon-1000001"
+    assert User.objects.count() == PatreonMembership.objects.count() == 1
+    assert SocialAccount.objects.get().user_id == user_id
+
+
+def test_a_username_held_by_a_hand_made_account_refuses_the_login(
+    client, fake_patreon, django_user_model, caplog
+):
+    django_user_model.objects.create(username="patreon-1000001")
+    response = log_in(client, "1000001")
+    assert response.status_code == 409
+    assert b"held by another account" in response.content
+    assert failure(caplog).reason == "identity_conflict"
+    assert me(client).status_code == 401
+    assert User.objects.count() == 1
+    assert not SocialAccount.objects.exists()
+    assert not PatreonMembership.objects.exists()
+
+
+def test_a_deactivated_user_s_login_is_a_login_failed_event(
+    client, fake_patreon, client_factory, caplog
+):
+    log_in(client_factory(), "1000001")
+    User.objects.update(is_active=False)
+    log_in(client, "1000001")
+    assert me(client).status_code == 401
+    assert failure(caplog).reason == "user_inactive"
+
+
+# A login is one transaction: a step refused by the database for real.
+
+REFUSE_MEMBERSHIP = {
+    "sqlite": [
+        "CREATE TRIGGER refuse_insert BEFORE INSERT ON accounts_patreonmembership "
+        "BEGIN SELECT RAISE(ABORT, 'membership refused'); END",
+        "CREATE TRIGGER refuse_update BEFORE UPDATE ON accounts_patreonmembership "
+        "BEGIN SELECT RAISE(ABORT, 'membership refused'); END",
+    ],
+    "postgresql": [
+        "CREATE FUNCTION refuse_membership() RETURNS trigger AS $$ BEGIN "
+        "RAISE EXCEPTION 'membership refused' USING ERRCODE = 'check_violation'; "
+        "END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER refuse_membership BEFORE INSERT OR UPDATE "
+        "ON accounts_patreonmembership "
+        "FOR EACH ROW EXECUTE FUNCTION refuse_membership()",
+    ],
+}
+
+
+def refuse_memberships():
+    """From now on (until the test's transaction ends) no membership is written."""
+    with connection.cursor() as cursor:
+        for statement in REFUSE_MEMBERSHIP[connection.vendor]:
+            cursor.execute(statement)
+
+
+def assert_database_failure(response, caplog, reason):
+    assert response.status_code in (500, 503)
+    assert b"We could not log you in" in response.content
+    assert b"Nothing was changed" in response.content
+    assert failure(caplog).reason == reason
+
+
+def test_a_new_patron_whose_membership_cannot_be_written_leaves_nothing(
+    client, fake_patreon, caplog
+):
+    from allauth.account.models import EmailAddress
+
+    refuse_memberships()
+    response = log_in(client, "1001")
+    assert_database_failure(response, caplog, "database_error")
+    assert me(client).status_code == 401
+    assert not User.objects.exists()
+    assert not SocialAccount.objects.exists()
+    assert not EmailAddress.objects.exists()
+    assert not PatreonMembership.objects.exists()
+
+
+def test_a_returning_patron_whose_membership_cannot_be_written_changes_nothing(
+    client, fake_patreon, client_factory, caplog
+):
+    log_in(client_factory(), "1001")
+    before = User.objects.get()
+    refuse_memberships()
+    response = log_in_as(client, fake_patreon, "1001", full_name="Someone Else")
+    assert_database_failure(response, caplog, "database_error")
+    assert me(client).status_code == 401
+    after = User.objects.get()
+    assert (after.name, after.last_login) == (before.name, before.last_login)
+
+
+@contextmanager
+def membership_table_locked(readers_too=False):
+    """
+    Another connection holds a write lock on the membership table (that
+    keeps out readers too if ``readers_too``): SQLite answers "database table
+    is locked" at once, PostgreSQL waits for its lock_timeout (set short
+    here) and gives up.
+    """
+    from django.db import connections
+
+    other = connections.create_connection("default")
+    raw = other.get_new_connection(other.get_connection_params())
+    try:
+        cursor = raw.cursor()
+        if connection.vendor == "sqlite":
+            raw.isolation_level = None
+            cursor.execute("BEGIN IMMEDIATE")
+            cursor.execute("DELETE FROM accounts_patreonmembership WHERE 0")
+            # The test database is in memory, one cache shared by connections,
+            # where a write lock blocks readers too; in a database file they
+            # read on while a writer works (and only writers are refused).
+            with connection.cursor() as ours:
+                ours.execute(f"PRAGMA read_uncommitted = {int(not readers_too)}")
+        else:
+            mode = "ACCESS EXCLUSIVE" if readers_too else "SHARE"
+            cursor.execute(f"LOCK TABLE accounts_patreonmembership IN {mode} MODE")
+            with connection.cursor() as ours:
+                ours.execute("SET lock_timeout = '200ms'")
+        yield
+    finally:
+        raw.rollback()
+        raw.close()
+        with connection.cursor() as ours:
+            if connection.vendor == "sqlite":
+                ours.execute("PRAGMA read_uncommitted = 0")
+            else:
+                ours.execute("RESET lock_timeout")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_busy_database_is_a_friendly_page_and_leaves_nothing(
+    client, fake_patreon, caplog
+):
+    callback = consent(start_login(client), "1001")
+    with membership_table_locked():
+        response = client.get(path_of(callback))
+    assert_database_failure(response, caplog, "database_busy")
+    assert response.status_code == 503
+    assert response["Retry-After"]
+    assert me(client).status_code == 401
+    assert not User.objects.exists()
+    assert not SocialAccount.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_failing_before_the_callback_view_is_a_login_failed_event(
+    client, fake_patreon, caplog
+):
+    """Loading the session (in a middleware) is the login's first query."""
+    callback = consent(start_login(client), "1001")
+    client.raise_request_exception = False
+    with membership_table_locked(readers_too=True):
+        response = client.get(path_of(callback))
+    assert response.status_code == 503
+    assert b"briefly unavailable" in response.content
+    assert failure(caplog).reason == "database_busy"
+    assert not User.objects.exists()
+
+
+# Odd identities: whatever Patreon's profile holds, the login works.
+
+ODD_ATTRIBUTES = {
+    "a full name of 10,000 characters": {"full_name": "A" * 10_000},
+    "a full name without a space, longer than first_name": {
+        "full_name": "B" * 300,
+        "first_name": None,
+        "last_name": None,
+    },
+    "names of 10,000 characters": {
+        "first_name": "C" * 10_000,
+        "last_name": "D" * 10_000,
+    },
+    "a NUL in every string": {
+        "full_name": "Ada\x00 Lovelace",
+        "first_name": "Ada\x00",
+        "last_name": "\x00",
+        "email": "ada\x00@example.test",
+        "thumb_url": "https://c8.patreon.com/\x00",
+        "vanity": "\x00",
+    },
+    "right-to-left overrides": {"full_name": "\u202eecalevoL adA\u202c"},
+    "markup": {"full_name": "<script>alert(1)</script>", "first_name": "<b id=odd>"},
+    "numbers": {
+        "full_name": 5,
+        "first_name": 1,
+        "last_name": 2.5,
+        "email": 3,
+        "thumb_url": 4,
+        "image_url": 5,
+        "vanity": 6,
+        "is_email_verified": 1,
+    },
+    "objects": {
+        "full_name": {"a": 1},
+        "first_name": {},
+        "last_name": {"b": [1]},
+        "email": {"address": "ada@example.test"},
+        "thumb_url": {"url": "https://c8.patreon.com/1"},
+        "image_url": {},
+        "is_email_verified": {"yes": True},
+    },
+    "lists": {"full_name": ["Ada"], "email": ["ada@example.test"], "thumb_url": []},
+    "nulls": dict.fromkeys(
+        ["full_name", "first_name", "last_name", "email", "thumb_url", "image_url"]
+    ),
+    "true and false": {"full_name": True, "email": False, "is_email_verified": "true"},
+    "a thumb URL over 1,000 characters": {
+        "thumb_url": "https://c8.patreon.com/" + "t" * 2000
+    },
+    "an email over the column": {"email": "a" * 300 + "@example.test"},
+    "no email but markup in it": {"email": "<script>@example.test"},
+    "a javascript: avatar": {"thumb_url": "javascript:alert(1)", "image_url": None},
+}
+
+
+@pytest.mark.parametrize(
+    "attributes", ODD_ATTRIBUTES.values(), ids=ODD_ATTRIBUTES.keys()
+)
+def test_an_odd_patreon_profile_still_logs_the_patron_in(
+    client, fake_patreon, staff, attributes
+):
+    from allauth.account.models import EmailAddress
+
+    response = log_in_as(client, fake_patreon, "1001", **attributes)
+    assert response.status_code == 302, response.content[:500]
+    body = me(client).json()
+    assert body["patreon"]["id"] == "1001"
+    assert body["user"]["username"] == "patreon-1001"
+    user = User.objects.get(patreon__patreon_id="1001")
+    for value in (user.name, user.first_name, user.last_name, user.email):
+        assert "\x00" not in value
+        assert "\u202e" not in value
+    assert len(user.name) <= 255
+    assert len(user.first_name) <= 150
+    assert len(user.last_name) <= 150
+    assert user.avatar_url == "" or user.avatar_url.startswith("https://")
+    verified = attributes.get("is_email_verified", True) is True  # 1001's is
+    for address in EmailAddress.objects.filter(user=user):
+        assert address.email == user.email
+        assert address.verified == verified
+    # Shown escaped wherever shown: the login page and the admin.
+    pages = [
+        client.get("/login").content,
+        staff.get(f"/admin/accounts/user/{user.pk}/change/").content,
+        staff.get("/admin/accounts/user/").content,
+    ]
+    for page in pages:
+        assert b"<script>alert" not in page
+        assert b"<b id=odd>" not in page
+
+
+def test_markup_in_a_name_is_shown_as_text(client, fake_patreon):
+    log_in_as(client, fake_patreon, "1001", full_name="<i>Ada</i>")
+    assert b"&lt;i&gt;Ada&lt;/i&gt;" in client.get("/login").content
+    assert me(client).json()["user"]["name"] == "<i>Ada</i>"
+
+
+def test_a_membership_left_on_another_user_by_the_old_connect_pages_moves(
+    client, fake_patreon, client_factory, django_user_model
+):
+    """The old pages could move a social account away from its membership."""
+    log_in(client_factory(), "1000001")
+    other = django_user_model.objects.create(username="connected-it")
+    SocialAccount.objects.update(user=other)
+    assert log_in(client, "1000001").status_code == 302
+    assert me(client).json()["user"]["id"] == other.pk
+    assert PatreonMembership.objects.get(patreon_id="1000001").user_id == other.pk
+    assert PatreonMembership.objects.count() == 1

@@ -1,9 +1,13 @@
 """Structured logs: JSON lines with the request id, and the startup policy line."""
 
+import io
 import json
 import logging
+import sys
 
 import pytest
+from django.urls import include, path
+from django.utils.log import configure_logging
 
 from tests.patreon import CSRF_INPUT
 from ventures.logs import (
@@ -104,3 +108,52 @@ def test_logout_and_revocation_are_logged_with_who_and_whose(
     assert revoked["owners"] == [bob_id]
     assert revoked["revoked_by"] == staff.user.pk
     assert revoked["count"] == 1
+
+
+# Each request is logged once (issue 13): in development Django's own console
+# handler printed "Unauthorized: /api/auth/me" beside our line for it.
+
+
+def boom(request):
+    raise RuntimeError("a bug")
+
+
+urlpatterns = [path("boom", boom), path("", include("ventures.urls"))]
+handler500 = "accounts.errors.server_error"
+
+
+@pytest.fixture(params=[False, True], ids=["production", "development"])
+def log_output(request, settings, monkeypatch):
+    """Everything logging writes, under our LOGGING, in either mode."""
+    settings.DEBUG = request.param
+    output = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", output)
+    monkeypatch.setattr(sys, "stderr", output)
+    configure_logging(settings.LOGGING_CONFIG, settings.LOGGING)
+    yield output
+    monkeypatch.undo()
+    configure_logging(settings.LOGGING_CONFIG, settings.LOGGING)
+
+
+def lines(output):
+    return [line for line in output.getvalue().splitlines() if line.strip()]
+
+
+def test_a_401_is_logged_once(client, log_output):
+    assert client.get("/api/auth/me").status_code == 401
+    [line] = lines(log_output)
+    entry = json.loads(line)
+    assert (entry["logger"], entry["status_code"]) == ("django.request", 401)
+    assert entry["request_id"]
+
+
+def test_a_500_is_logged_once_with_its_traceback(client, settings, log_output):
+    settings.ROOT_URLCONF = __name__
+    client.raise_request_exception = False
+    response = client.get("/boom")
+    assert response.status_code == 500
+    [line] = lines(log_output)
+    entry = json.loads(line)
+    assert (entry["logger"], entry["status_code"]) == ("django.request", 500)
+    assert "RuntimeError: a bug" in entry["exception"]
+    assert entry["request_id"]

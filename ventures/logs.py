@@ -16,6 +16,7 @@ from contextvars import ContextVar
 
 from django.conf import settings
 from django.db import connection
+from django.utils.log import log_response
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Accept a proxy's id only if it looks like one: it ends up in every log line.
@@ -70,6 +71,16 @@ class RequestIdMiddleware:
         token = request_id.set(rid)
         try:
             response = self.get_response(request)
+            # Django logs a 4xx once every middleware has returned, when the
+            # id is gone: log it here instead (log_response marks it logged).
+            if response.status_code >= 400:
+                log_response(
+                    "%s: %s",
+                    response.reason_phrase,
+                    request.path,
+                    response=response,
+                    request=request,
+                )
         finally:
             request_id.reset(token)
         response[REQUEST_ID_HEADER] = rid

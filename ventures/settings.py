@@ -266,6 +266,11 @@ LOGGING = {
         },
     },
     "root": {"handlers": ["stdout"], "level": env.str("LOG_LEVEL", default="INFO")},
+    # Django's default handlers for its own loggers (a plain console copy in
+    # development, mail to ADMINS) would log each 4xx and 5xx a second time:
+    # its records reach the stdout handler above, once. runserver's access
+    # line (django.server), like gunicorn's, is the request's other line.
+    "loggers": {"django": {"handlers": [], "level": "NOTSET", "propagate": True}},
 }
 
 # AUTHENTICATION

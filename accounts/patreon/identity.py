@@ -5,7 +5,14 @@ Patreon returns attributes only for the fields asked for, and relationships
 only when included, so the request and the reading live side by side.
 """
 
+import re
+
+from allauth.account.models import EmailAddress
 from allauth.socialaccount.providers.base import ProviderException
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator, validate_email
+
+from accounts.models import PatreonMembership, User
 
 IDENTITY_PARAMS = {
     "include": "memberships.currently_entitled_tiers,memberships.campaign",
@@ -18,8 +25,80 @@ IDENTITY_PARAMS = {
 }
 
 
+# Control characters (NUL first: PostgreSQL refuses it in text and JSON) and
+# the bidirectional overrides and isolates that make a name read backwards.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+# Tier titles are stored in the membership's JSON: a generous bound.
+TIER_TITLE_MAX_LENGTH = 255
+_http_url = URLValidator(schemes=["http", "https"])
+
+
 class PatreonError(ProviderException):
     """Patreon answered something we cannot log anyone in with."""
+
+
+def username(uid):
+    """
+    A patron's username: from their Patreon id alone, so no display name or
+    email can ever claim another patron's.
+    """
+    return f"patreon-{uid}"
+
+
+def _column(model, field):
+    return model._meta.get_field(field).max_length
+
+
+def _text(value, max_length):
+    """A printable string cut to its column, or None if ``value`` is no string."""
+    if not isinstance(value, str):
+        return None
+    return _UNPRINTABLE.sub("", value)[:max_length]
+
+
+def _valid(value, validator, max_length):
+    """
+    ``value`` if it is a printable string that fits and passes ``validator``,
+    else None.
+    """
+    if (
+        not isinstance(value, str)
+        or len(value) > max_length
+        or _UNPRINTABLE.search(value)
+    ):
+        return None
+    try:
+        validator(value)
+    except ValidationError:
+        return None
+    return value
+
+
+def profile(attributes):
+    """
+    The user attributes we keep, each of the right type and fitting its
+    column; a value of the wrong type is left out as if Patreon had not sent
+    it. Names are cut to their column; an email or URL that does not fit is
+    left out, since a cut one would name someone or something else.
+    """
+    cleaned = {
+        "full_name": _text(attributes.get("full_name"), _column(User, "name")),
+        "first_name": _text(attributes.get("first_name"), _column(User, "first_name")),
+        "last_name": _text(attributes.get("last_name"), _column(User, "last_name")),
+        "vanity": _text(attributes.get("vanity"), _column(User, "username")),
+        "email": _valid(
+            attributes.get("email"), validate_email, _column(EmailAddress, "email")
+        ),
+        "thumb_url": _valid(
+            attributes.get("thumb_url"), _http_url, _column(User, "avatar_url")
+        ),
+        "image_url": _valid(
+            attributes.get("image_url"), _http_url, _column(User, "avatar_url")
+        ),
+    }
+    if isinstance(attributes.get("is_email_verified"), bool):
+        cleaned["is_email_verified"] = attributes["is_email_verified"]
+    return {name: value for name, value in cleaned.items() if value is not None}
 
 
 def _dig(value, *path):
@@ -67,16 +146,24 @@ def _cents(value):
 
 
 def user_data(document):
-    """The document's user resource, or PatreonError if there is none."""
+    """
+    The document's user resource, its attributes cleaned (``profile``), or
+    PatreonError if there is none.
+    """
     data = _dig(document, "data")
     if not isinstance(data, dict) or data.get("type") != "user":
         raise PatreonError("identity answer has no user data")
     uid = _id(data.get("id"))
     if uid is None:
         raise PatreonError("identity answer has no user id")
-    data["id"] = uid
-    data["attributes"] = _attributes(data)
-    return data
+    # Patreon's user ids are numbers; the id becomes a username and a column.
+    if not (uid.isascii() and uid.isdigit()) or len(uid) > _column(
+        PatreonMembership, "patreon_id"
+    ):
+        raise PatreonError("identity answer has a user id that is not a Patreon id")
+    # Only the user's id and cleaned attributes go on: they are stored (the
+    # social account's extra_data) and written to the user's columns.
+    return {"type": "user", "id": uid, "attributes": profile(_attributes(data))}
 
 
 def membership(document, campaign_id):
@@ -103,18 +190,19 @@ def membership(document, campaign_id):
             _dig(member, "relationships", "currently_entitled_tiers", "data")
         ):
             tier = _attributes(included.get(tier_ref))
-            title = tier.get("title")
             tiers.append(
                 {
                     "id": tier_ref[1],
-                    "title": title if isinstance(title, str) else "",
+                    "title": _text(tier.get("title"), TIER_TITLE_MAX_LENGTH) or "",
                     "amount_cents": _cents(tier.get("amount_cents")),
                 }
             )
-        status = attributes.get("patron_status")
+        status = _text(
+            attributes.get("patron_status"), _column(PatreonMembership, "patron_status")
+        )
         return {
             "campaign_id": campaign_id,
-            "patron_status": status if isinstance(status, str) else "",
+            "patron_status": status or "",
             "entitled_amount_cents": _cents(
                 attributes.get("currently_entitled_amount_cents")
             ),

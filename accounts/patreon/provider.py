@@ -7,15 +7,34 @@ this one asks only who the person is and reads API v2.
 """
 
 from allauth.account.models import EmailAddress
+from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.socialaccount.providers.base.constants import AuthProcess
 from allauth.socialaccount.providers.patreon.provider import (
     PatreonProvider as AllauthPatreonProvider,
 )
 
+from accounts import login_failures
 from accounts.patreon.views import PatreonOAuth2Adapter
 
 
 class PatreonProvider(AllauthPatreonProvider):
     oauth2_adapter_class = PatreonOAuth2Adapter
+
+    def get_redirect_from_request_kwargs(self, request):
+        """
+        Start a login, and nothing else: allauth's "connect" process would
+        link another Patreon account to the logged-in user, and a user is one
+        Patreon id for good (docs/security.md, "Identity").
+        """
+        kwargs = super().get_redirect_from_request_kwargs(request)
+        if kwargs["process"] != AuthProcess.LOGIN:
+            user = request.user if request.user.is_authenticated else None
+            raise ImmediateHttpResponse(
+                login_failures.refuse(
+                    request, login_failures.CONNECT_REFUSED, 400, user=user
+                )
+            )
+        return kwargs
 
     def get_default_scope(self):
         return ["identity", "identity[email]"]
@@ -24,6 +43,7 @@ class PatreonProvider(AllauthPatreonProvider):
         return str(data["id"])
 
     def extract_common_fields(self, data):
+        # Attributes are already of the right type and length (identity.profile).
         attributes = data.get("attributes", {})
         return {
             "email": attributes.get("email"),

@@ -1,8 +1,19 @@
-"""The OAuth2 adapter: Patreon's endpoints and the identity call."""
+"""
+The OAuth2 adapter (Patreon's endpoints and the identity call) and the
+callback view, whose writes make one transaction.
+"""
 
 import logging
+from contextlib import suppress
 
 from allauth.socialaccount.adapter import get_adapter
+from allauth.socialaccount.helpers import (
+    complete_social_login,
+    render_authentication_error,
+)
+from allauth.socialaccount.providers.base import ProviderException
+from allauth.socialaccount.providers.base.constants import AuthError, AuthProcess
+from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from allauth.socialaccount.providers.oauth2.views import (
     OAuth2Adapter,
     OAuth2CallbackView,
@@ -10,8 +21,14 @@ from allauth.socialaccount.providers.oauth2.views import (
 )
 from allauth.utils import build_absolute_uri
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
+from django.contrib.sessions.backends.base import UpdateError
+from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError, transaction
 from django.urls import reverse
+from requests import RequestException
 
+from accounts import login_failures
 from accounts.patreon import identity
 from accounts.ratelimit import limit_per_ip
 
@@ -58,7 +75,77 @@ class PatreonOAuth2Adapter(OAuth2Adapter):
         return self.get_provider().sociallogin_from_response(request, data)
 
 
+class PatreonCallbackView(OAuth2CallbackView):
+    """
+    allauth's callback, in the same steps, but every write of the login
+    (user, social account, email address, profile, membership) in one
+    transaction: a failure anywhere leaves nothing half-written, and a
+    database error is a ``login_failed`` with a friendly page, not a 500.
+
+    The transaction opens only once Patreon has answered, so no lock is held
+    while the token and identity calls wait (up to PATREON_TIMEOUT each).
+    """
+
+    def dispatch(self, request, *args, **kwargs):
+        try:
+            return self._log_in(request)
+        except login_failures.LoginRefused as refused:
+            response = login_failures.refuse(request, refused.reason, refused.status)
+        except (DatabaseError, UpdateError) as e:
+            # The session store reports a failed write as UpdateError.
+            error = e.__context__ if isinstance(e, UpdateError) else e
+            reason = login_failures.database_reason(error)
+            status = 500 if reason == login_failures.DATABASE_ERROR else 503
+            detail = f"{type(error).__name__}: {error}"[:300]
+            response = login_failures.refuse(request, reason, status, detail)
+        # Whatever the rolled-back login put in the session (the user's id
+        # after django's login()) goes too: nobody is logged in. flush() has
+        # emptied it before it fails on a database that is still down.
+        with suppress(DatabaseError):
+            request.session.flush()
+        request.user = AnonymousUser()
+        return response
+
+    def _log_in(self, request):
+        provider = self.adapter.get_provider()
+        state, response = self._get_state(request, provider)
+        if response:
+            return response
+        if "error" in request.GET or "code" not in request.GET:
+            cancelled = request.GET.get("error") == self.adapter.login_cancelled_error
+            return render_authentication_error(
+                request,
+                provider,
+                error=AuthError.CANCELLED if cancelled else AuthError.UNKNOWN,
+                extra_context={"state": state, "callback_view": self},
+            )
+        if state.get("process", AuthProcess.LOGIN) != AuthProcess.LOGIN:
+            # Connecting is refused where a login starts (PatreonProvider);
+            # only a state stashed before that refusal existed gets here.
+            raise login_failures.LoginRefused(login_failures.CONNECT_REFUSED)
+        app = provider.app
+        client = self.adapter.get_client(request, app)
+        try:
+            answer = self.adapter.get_access_token_data(
+                request, app, client, pkce_code_verifier=state.get("pkce_code_verifier")
+            )
+            token = self.adapter.parse_token(answer)
+            login = self.adapter.complete_login(request, app, token, response=answer)
+        except (
+            PermissionDenied,
+            OAuth2Error,
+            RequestException,
+            ProviderException,
+        ) as e:
+            return render_authentication_error(
+                request, provider, exception=e, extra_context={"state": state}
+            )
+        login.token, login.state = token, state
+        with transaction.atomic():
+            return complete_social_login(request, login)
+
+
 oauth2_login = limit_per_ip("login")(OAuth2LoginView.adapter_view(PatreonOAuth2Adapter))
 oauth2_callback = limit_per_ip("callback")(
-    OAuth2CallbackView.adapter_view(PatreonOAuth2Adapter)
+    PatreonCallbackView.adapter_view(PatreonOAuth2Adapter)
 )
