@@ -11,5 +11,6 @@ class AccountsConfig(AppConfig):
         from accounts import receivers
 
         user_logged_in.connect(receivers.record_login)
+        user_logged_in.connect(receivers.record_email_verification)
         auth_signals.user_logged_in.connect(receivers.start_session_life)
         auth_signals.user_logged_out.connect(receivers.record_logout)
