@@ -290,6 +290,11 @@ class SessionInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    # Shown, never edited: an editable inline would also demand each row's
+    # key hash back from the form, and refuse to save the user without it.
+    def has_change_permission(self, request, obj=None):
+        return False
+
 
 # What staff see of a user: who they are and whether they may log in.
 STAFF_USER_FIELDSETS = [
