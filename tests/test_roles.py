@@ -1,6 +1,7 @@
 """
 Who may do what: every admin URL, every admin action and every endpoint of
-ours, for each role (docs/security.md, "Roles"), with real logins.
+ours, for each role (docs/security.md, "Roles and authorization"), with real
+logins.
 
 - anonymous: no session.
 - patron: logged in with Patreon (patron 100001, whose rows the admin rows
