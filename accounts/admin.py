@@ -440,9 +440,9 @@ class UserAdmin(DjangoUserAdmin):
             [user], by=request.user, request=request
         )
         log_revocation(request, [user], count, "all of the user's sessions")
+        if ended := login_if_own_session_ended(request):
+            return ended
         self.message_user(request, f"Revoked {count} session(s) of {user}.")
-        if user == request.user:
-            return redirect("login")
         return redirect("admin:accounts_user_change", user.pk)
 
 

@@ -14,8 +14,9 @@ An outcome is an HTTP status, or "→<url name>" for a redirect: ``LOGIN`` is
 the admin's login page (not for this role), ``GONE`` the admin index with
 "doesn't exist" (the row is outside the role's queryset), ``CHANGE`` the
 model's change page. Actions are posted
-through their changelist as the admin's own form does; ``RAN`` means the
-database shows their effect, ``REFUSED`` that it does not.
+through their changelist as the admin's own form does, and the admin's
+buttons that POST as their forms do; ``RAN`` means the database shows their
+effect, ``REFUSED`` that it does not.
 
 The admin URL list and the action list come from the admin site itself, so an
 admin URL or action added without a row here fails
@@ -126,6 +127,14 @@ ADMIN_URLS = [
     ("socialaccount_socialtoken_history",    "patron",     LOGIN,    LOGIN,  403,    200),
     ("socialaccount_socialtoken_delete",     "patron",     LOGIN,    LOGIN,  403,    200),
     ("socialaccount/socialtoken/<path:object_id>/", "patron", LOGIN, LOGIN,  CHANGE, CHANGE),
+]
+
+# The admin's own buttons that POST (a GET of them is in the table above).
+ADMIN_POSTS = [
+    # name                                   target        anonymous patron  staff   superuser
+    ("accounts_user_revoke_sessions",        "patron",     LOGIN,    LOGIN,  RAN,    RAN),
+    ("accounts_user_revoke_sessions",        "superuser",  LOGIN,    LOGIN,  404,    RAN),
+    ("accounts_session_revoke_everything",   None,         LOGIN,    LOGIN,  RAN,    RAN),
 ]
 
 # Admin actions, posted through their changelist with the target selected.
@@ -308,6 +317,19 @@ def test_admin_url(world, key, target, expected):
 
 def test_every_admin_url_has_a_row():
     assert set(admin_routes()) == {key for key, *_ in ADMIN_URLS}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("key", "target", "expected"), cases(ADMIN_POSTS, 2))
+def test_admin_post(world, role, key, target, expected):
+    browser = world.browsers[role]
+    url = admin_url(key, target, world)
+    response = browser.post(url, {"csrfmiddlewaretoken": csrf_token(browser)})
+    got = outcome(response)
+    if response.status_code == 302 and got != LOGIN:
+        owner = getattr(world, target or "patron")
+        got = REFUSED if Session.objects.filter(user=owner).exists() else RAN
+    assert got == expected[role]
 
 
 def took_effect(model, action, pk, world):
