@@ -1,13 +1,14 @@
 """
 The Django admin for staff: inspect and revoke sessions, manage users.
 
-Two roles reach it (docs/security.md, "Roles"). Superusers may do anything.
-Staff (the Staff group, granted by a superuser: accounts/management/commands/
-staff.py) inspect and revoke sessions, view users and memberships and
-(de)activate users; they never see or change privileges (is_superuser,
-is_staff, groups, permissions), passwords, or a superuser's row. Every
-decision is made per request in the ModelAdmins' hooks below, so a form
-posted with privileged fields added finds no field to take them.
+Two roles reach it (docs/security.md, "Roles and authorization").
+Superusers may do anything. Staff (the Staff group, granted by a superuser:
+accounts/management/commands/staff.py) inspect and revoke sessions, view
+users and memberships and (de)activate users; they never see or change
+privileges (is_superuser, is_staff, groups, permissions), passwords, or a
+superuser's row. Every decision is made per request in the ModelAdmins'
+hooks below, so a form posted with privileged fields added finds no field to
+take them.
 
 Every revocation goes through ``accounts.revocation`` and is recorded in the
 admin's history. The session list stays fast with a million rows: no full
@@ -110,11 +111,15 @@ def log_revocation(request, users, count, scope):
         )
 
 
+def is_superuser(request):
+    """Whether the admin's user holds every privilege (the role above staff)."""
+    return request.user.is_active and request.user.is_superuser
+
+
 def login_if_own_session_ended(request):
     """
-    After a revocation from a changelist action: the login page if it ended
-    the admin's own session (a message saved into a session that is gone
-    would answer 400), else None and the changelist as usual.
+    After a revocation: the login page if it ended the admin's own session (a
+    message saved into a session that is gone would answer 400), else None.
     """
     if Session.objects.filter(pk=request.session.row_key).exists():
         return None
@@ -249,11 +254,6 @@ class SessionAdmin(admin.ModelAdmin):
         )
 
 
-def is_superuser(request):
-    """Whether the admin's user holds every privilege (the role above staff)."""
-    return request.user.is_active and request.user.is_superuser
-
-
 class PatreonMembershipInline(admin.StackedInline):
     model = PatreonMembership
     can_delete = False
@@ -307,7 +307,7 @@ STAFF_USER_FIELDSETS = [
 # The one field staff change: deactivating a user ends their sessions' use.
 STAFF_EDITABLE_USER_FIELDS = {"is_active"}
 # Changelist lookups (filters, ?field=value) that would tell staff who holds
-# privileges or anything about passwords.
+# privileges (Django's UserAdmin already refuses password lookups).
 PRIVILEGED_LOOKUPS = ("is_superuser", "is_staff", "groups", "user_permissions")
 
 
