@@ -13,14 +13,14 @@ logins.
 An outcome is an HTTP status, or "→<url name>" for a redirect: ``LOGIN`` is
 the admin's login page (not for this role), ``GONE`` the admin index with
 "doesn't exist" (the row is outside the role's queryset), ``CHANGE`` the
-model's change page. Actions are posted
-through their changelist as the admin's own form does, and the admin's
-buttons that POST as their forms do; ``RAN`` means the database shows their
-effect, ``REFUSED`` that it does not.
+model's change page. Actions are posted through their changelist as the
+admin's own form does, and the admin's buttons that POST as their forms do;
+``RAN`` means the database shows their effect, ``REFUSED`` that it does not.
 
-The admin URL list and the action list come from the admin site itself, so an
-admin URL or action added without a row here fails
-``test_every_admin_url_has_a_row`` or ``test_every_admin_action_has_a_row``.
+The lists of admin URLs, admin actions and our endpoints come from the admin
+site and the URL resolver, so one added without a row here fails
+``test_every_admin_url_has_a_row``, ``test_every_admin_action_has_a_row`` or
+``test_every_endpoint_has_a_row``.
 """
 
 # The tables are tables: one row a line, columns aligned, wider than 88.
@@ -62,6 +62,8 @@ ADMIN_URLS = [
     ("index",                                None,         LOGIN,    LOGIN,  200,    200),
     ("login",                                None,         200,      200,    INDEX,  INDEX),
     ("logout",                               None,         INDEX,    INDEX,  200,    200),
+    # One's own password: a Patreon account has none usable, so for staff
+    # the form (which asks for the old one) can never succeed.
     ("password_change",                      None,         LOGIN,    LOGIN,  200,    200),
     ("password_change_done",                 None,         LOGIN,    LOGIN,  200,    200),
     ("autocomplete",                         None,         LOGIN,    LOGIN,  403,    403),
