@@ -504,3 +504,20 @@ def _fields(html, form_id="user_form"):
     parser = FormFields(form_id)
     parser.feed(html)
     return parser.fields
+
+
+def test_staff_cannot_give_themselves_a_password_through_the_site_form(staff_member):
+    """The admin's password form asks for the old one; Patreon accounts have none."""
+    url = reverse("admin:password_change")
+    page = staff_member.get(url)
+    response = staff_member.post(
+        url,
+        {
+            "csrfmiddlewaretoken": csrf(page),
+            "old_password": "",
+            "new_password1": NEW_PASSWORD,
+            "new_password2": NEW_PASSWORD,
+        },
+    )
+    assert response.status_code == 200  # the form again, with its error
+    assert not User.objects.get(pk=staff_member.user.pk).has_usable_password()
