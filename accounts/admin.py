@@ -1,6 +1,15 @@
 """
 The Django admin for staff: inspect and revoke sessions, manage users.
 
+Two roles reach it (docs/security.md, "Roles and authorization").
+Superusers may do anything. Staff (the Staff group, granted by a superuser:
+accounts/management/commands/staff.py) inspect and revoke sessions, view
+users and memberships and (de)activate users; they never see or change
+privileges (is_superuser, is_staff, groups, permissions), passwords, or a
+superuser's row. Every decision is made per request in the ModelAdmins'
+hooks below, so a form posted with privileged fields added finds no field to
+take them.
+
 Every revocation goes through ``accounts.revocation`` and is recorded in the
 admin's history. The session list stays fast with a million rows: no full
 count, one query for the page (users and memberships joined), and sorting
@@ -11,10 +20,13 @@ the exact time on hover.
 
 from datetime import timedelta
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.admin.views.main import ORDER_VAR, PAGE_VAR
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
@@ -160,6 +172,21 @@ def log_revocation(request, users, count, scope):
         )
 
 
+def is_superuser(request):
+    """Whether the admin's user holds every privilege (the role above staff)."""
+    return request.user.is_active and request.user.is_superuser
+
+
+def login_if_own_session_ended(request):
+    """
+    After a revocation: the login page if it ended the admin's own session (a
+    message saved into a session that is gone would answer 400), else None.
+    """
+    if Session.objects.filter(pk=request.session.row_key).exists():
+        return None
+    return redirect("login")
+
+
 @admin.register(Session)
 class SessionAdmin(admin.ModelAdmin):
     list_display = [
@@ -247,6 +274,8 @@ class SessionAdmin(admin.ModelAdmin):
         users = list(User.objects.filter(sessions__in=queryset).distinct())
         count = revocation.revoke_sessions(queryset, by=request.user, request=request)
         log_revocation(request, users, count, "selected by staff")
+        if ended := login_if_own_session_ended(request):
+            return ended
         self.message_user(request, f"Revoked {count} session(s).", messages.SUCCESS)
 
     @admin.action(
@@ -257,6 +286,8 @@ class SessionAdmin(admin.ModelAdmin):
         users = list(User.objects.filter(sessions__in=queryset).distinct())
         count = revocation.revoke_user_sessions(users, by=request.user, request=request)
         log_revocation(request, users, count, "all of the user's sessions")
+        if ended := login_if_own_session_ended(request):
+            return ended
         self.message_user(
             request,
             f"Revoked {count} session(s) of {len(users)} user(s).",
@@ -320,7 +351,14 @@ class PatreonMembershipInline(admin.StackedInline):
     ]
     fields = readonly_fields
 
+    # A snapshot of what Patreon said at the last login: only a login writes it.
     def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 
@@ -336,6 +374,26 @@ class SessionInline(admin.TabularInline):
     def has_add_permission(self, request, obj=None):
         return False
 
+    # Shown, never edited: an editable inline would also demand each row's
+    # key hash back from the form, and refuse to save the user without it.
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+# What staff see of a user: who they are and whether they may log in.
+STAFF_USER_FIELDSETS = [
+    (None, {"fields": ["username"]}),
+    ("Personal info", {"fields": ["first_name", "last_name", "email"]}),
+    ("Access", {"fields": ["is_active"]}),
+    ("Important dates", {"fields": ["last_login", "date_joined"]}),
+    ("Patreon profile", {"fields": ["name", "avatar_url", "email_verified"]}),
+]
+# The one field staff change: deactivating a user ends their sessions' use.
+STAFF_EDITABLE_USER_FIELDS = {"is_active"}
+# Changelist lookups (filters, ?field=value) that would tell staff who holds
+# privileges (Django's UserAdmin already refuses password lookups).
+PRIVILEGED_LOOKUPS = ("is_superuser", "is_staff", "groups", "user_permissions")
+
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
@@ -346,8 +404,10 @@ class UserAdmin(DjangoUserAdmin):
     actions = ["revoke_sessions"]
     fieldsets = [
         *DjangoUserAdmin.fieldsets,
-        ("Patreon profile", {"fields": ["name", "avatar_url"]}),
+        ("Patreon profile", {"fields": ["name", "avatar_url", "email_verified"]}),
     ]
+    # Patreon's word, copied at each login (accounts.receivers).
+    readonly_fields = ["email_verified"]
     change_form_template = "admin/accounts/user/change_form.html"
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
@@ -356,11 +416,89 @@ class UserAdmin(DjangoUserAdmin):
         membership = getattr(user, "patreon", None)
         return membership.patreon_id if membership else "-"
 
-    @admin.action(description="Revoke all sessions of the selected users")
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if is_superuser(request):
+            return queryset
+        # A superuser's row does not exist for staff: no view, change,
+        # history, password or revocation reaches it.
+        return queryset.filter(is_superuser=False)
+
+    def has_add_permission(self, request):
+        return is_superuser(request) and super().has_add_permission(request)
+
+    def has_view_permission(self, request, obj=None):
+        return self._may_see(request, obj) and super().has_view_permission(request, obj)
+
+    def has_change_permission(self, request, obj=None):
+        return self._may_see(request, obj) and super().has_change_permission(
+            request, obj
+        )
+
+    def has_delete_permission(self, request, obj=None):
+        return is_superuser(request) and super().has_delete_permission(request, obj)
+
+    def has_revoke_permission(self, request):
+        """Ending a user's sessions is the session admin's delete."""
+        return request.user.has_perm("accounts.delete_session")
+
+    def _may_see(self, request, user):
+        return user is None or is_superuser(request) or not user.is_superuser
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None and not is_superuser(request):
+            return STAFF_USER_FIELDSETS
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        if is_superuser(request):
+            return super().get_readonly_fields(request, obj)
+        return [
+            field
+            for _, options in STAFF_USER_FIELDSETS
+            for field in options["fields"]
+            if field not in STAFF_EDITABLE_USER_FIELDS
+        ]
+
+    def get_form(self, request, obj=None, **kwargs):
+        if not is_superuser(request):
+            # UserChangeForm declares the password field (and links to the
+            # password form); staff get a plain form of their fieldsets.
+            kwargs["form"] = forms.ModelForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_list_display(self, request):
+        if is_superuser(request):
+            return self.list_display
+        return [f for f in self.list_display if f not in PRIVILEGED_LOOKUPS]
+
+    def get_list_filter(self, request):
+        if is_superuser(request):
+            return super().get_list_filter(request)
+        return ["is_active"]
+
+    def lookup_allowed(self, lookup, value, request=None):
+        privileged = lookup.split("__")[0] in PRIVILEGED_LOOKUPS
+        if privileged and (request is None or not is_superuser(request)):
+            return False
+        return super().lookup_allowed(lookup, value, request)
+
+    def user_change_password(self, request, id, form_url=""):
+        """Passwords are the superuser's: staff get 403 before any lookup."""
+        if not is_superuser(request):
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
+
+    @admin.action(
+        description="Revoke all sessions of the selected users",
+        permissions=["revoke"],
+    )
     def revoke_sessions(self, request, queryset):
         users = list(queryset)
         count = revocation.revoke_user_sessions(users, by=request.user, request=request)
         log_revocation(request, users, count, "all of the user's sessions")
+        if ended := login_if_own_session_ended(request):
+            return ended
         self.message_user(
             request,
             f"Revoked {count} session(s) of {len(users)} user(s).",
@@ -379,14 +517,37 @@ class UserAdmin(DjangoUserAdmin):
 
     def revoke_sessions_view(self, request, user_id):
         """The user page's "Revoke all sessions" button (POST only)."""
-        if request.method != "POST" or not self.has_change_permission(request):
+        if request.method != "POST" or not self.has_revoke_permission(request):
             raise PermissionDenied
-        user = get_object_or_404(User, pk=user_id)
+        user = get_object_or_404(self.get_queryset(request), pk=user_id)
         count = revocation.revoke_user_sessions(
             [user], by=request.user, request=request
         )
         log_revocation(request, [user], count, "all of the user's sessions")
+        if ended := login_if_own_session_ended(request):
+            return ended
         self.message_user(request, f"Revoked {count} session(s) of {user}.")
-        if user == request.user:
-            return redirect("login")
         return redirect("admin:accounts_user_change", user.pk)
+
+
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(DjangoGroupAdmin):
+    """Groups carry permissions: only a superuser sees or changes them."""
+
+    def has_module_permission(self, request):
+        return is_superuser(request)
+
+    def has_view_permission(self, request, obj=None):
+        return is_superuser(request)
+
+    def has_add_permission(self, request):
+        return is_superuser(request)
+
+    def has_change_permission(self, request, obj=None):
+        return is_superuser(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_superuser(request)

@@ -43,6 +43,7 @@ def user_payload(user, session):
             "id": user.pk,
             "username": user.get_username(),
             "email": user.email,
+            "email_verified": user.email_verified,
             "name": user.name or user.get_full_name(),
             "avatar_url": user.avatar_url,
         },

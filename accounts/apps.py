@@ -21,5 +21,6 @@ class AccountsConfig(AppConfig):
         user_logged_in.connect(receivers.record_login)
         auth_signals.user_logged_in.connect(receivers.record_login_succeeded)
         auth_signals.user_login_failed.connect(receivers.record_login_failed)
+        user_logged_in.connect(receivers.record_email_verification)
         auth_signals.user_logged_in.connect(receivers.start_session_life)
         auth_signals.user_logged_out.connect(receivers.record_logout)

@@ -11,6 +11,10 @@ class User(AbstractUser):
 
     name = models.CharField(max_length=255, blank=True)
     avatar_url = models.URLField(max_length=1000, blank=True)
+    # Whether Patreon verified ``email``, copied from allauth's EmailAddress
+    # rows at each Patreon login so /api/auth/me reads it without a query.
+    # A database default too: rows written by SQL (bench/) start unverified.
+    email_verified = models.BooleanField(default=False, db_default=False)
 
 
 class PatreonMembership(models.Model):

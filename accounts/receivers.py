@@ -2,6 +2,7 @@
 
 import logging
 
+from allauth.account.models import EmailAddress
 from django.utils import timezone
 
 from accounts import events
@@ -73,3 +74,21 @@ def start_session_life(sender, request, user, **kwargs):
 
 def record_logout(sender, request, user, **kwargs):
     events.emit(events.LOGGED_OUT, request, user=user)
+
+
+def record_email_verification(sender, request, user, sociallogin=None, **kwargs):
+    """
+    After a Patreon login: keep what Patreon now says about the user's email
+    (allauth writes its EmailAddress rows only at signup), and copy it onto
+    the user, where /api/auth/me reads it with the session at no extra query.
+    """
+    if sociallogin is None or sociallogin.account.provider != "patreon":
+        return
+    addresses = EmailAddress.objects.filter(user=user, email__iexact=user.email)
+    for said in sociallogin.email_addresses:
+        if user.email and said.email.lower() == user.email.lower():
+            addresses.exclude(verified=said.verified).update(verified=said.verified)
+    verified = bool(user.email) and addresses.filter(verified=True).exists()
+    if verified != user.email_verified:
+        user.email_verified = verified
+        user.save(update_fields=["email_verified"])

@@ -1,11 +1,17 @@
+from io import StringIO
+
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.core.management import call_command
 from django.test import Client
 
 from fake_patreon.server import FakePatreon
+from tests.patreon import log_in
 
 API_HOST = "api.ventures.test"
 FRONTEND_ORIGIN = "https://ventures.test"
+SUPERUSER_PASSWORD = "emergency-only-7f3a"
 
 
 @pytest.fixture(autouse=True)
@@ -61,9 +67,37 @@ def fake_patreon(fake_patreon_server, settings):
 
 @pytest.fixture
 def staff(django_user_model, client_factory):
-    """A browser logged in to the admin as a superuser."""
+    """
+    A browser logged in to the admin as a superuser. For the staff role (the
+    Staff group, no superuser) use ``staff_member``.
+    """
     user = django_user_model.objects.create(
         username="staffer", is_staff=True, is_superuser=True
+    )
+    browser = client_factory()
+    browser.force_login(user)
+    browser.user = user
+    return browser
+
+
+@pytest.fixture
+def staff_member(client_factory, fake_patreon):
+    """
+    A browser logged in with Patreon as patron 200001, made staff by
+    `manage.py staff grant`: the real Staff group, not a superuser.
+    """
+    browser = client_factory()
+    log_in(browser, "200001")
+    call_command("staff", "grant", "--patreon-id", "200001", stdout=StringIO())
+    browser.user = get_user_model().objects.get(patreon__patreon_id="200001")
+    return browser
+
+
+@pytest.fixture
+def superuser(django_user_model, client_factory):
+    """A browser logged in as the emergency superuser (a password account)."""
+    user = django_user_model.objects.create_superuser(
+        "root", "root@example.test", SUPERUSER_PASSWORD
     )
     browser = client_factory()
     browser.force_login(user)

@@ -3,8 +3,10 @@
 from datetime import timedelta
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.utils import timezone
 
+from accounts.models import User
 from tests.conftest import FRONTEND_ORIGIN
 from tests.patreon import log_in
 
@@ -36,7 +38,14 @@ def test_me_logged_out_is_401_json_with_a_login_url(client):
 def test_me_logged_in_has_the_documented_shape(patron):
     body = patron.get("/api/auth/me").json()
     assert set(body) == {"authenticated", "user", "patreon", "session"}
-    assert set(body["user"]) == {"id", "username", "email", "name", "avatar_url"}
+    assert set(body["user"]) == {
+        "id",
+        "username",
+        "email",
+        "email_verified",
+        "name",
+        "avatar_url",
+    }
     assert set(body["patreon"]) == {
         "id",
         "patron_status",
@@ -47,6 +56,37 @@ def test_me_logged_in_has_the_documented_shape(patron):
     assert set(body["patreon"]["tiers"][0]) == {"id", "title", "amount_cents"}
     assert set(body["session"]) == {"created_at", "expires_at"}
     assert body["user"]["name"] == "Ada Lovelace"
+
+
+def test_me_says_patreon_verified_the_email(patron):
+    assert patron.get("/api/auth/me").json()["user"]["email_verified"] is True
+
+
+def test_me_says_when_patreon_did_not_verify_the_email(client, fake_patreon):
+    """Patron 1006's Patreon email is unverified."""
+    log_in(client, "1006")
+    user = client.get("/api/auth/me").json()["user"]
+    assert user["email"] == "hedy@example.test"
+    assert user["email_verified"] is False
+
+
+def test_each_login_takes_patreons_latest_word_on_the_email(
+    client, client_factory, fake_patreon
+):
+    """A row marked verified by hand is corrected by the next login's answer."""
+    log_in(client, "1006")
+    EmailAddress.objects.filter(email="hedy@example.test").update(verified=True)
+    User.objects.filter(email="hedy@example.test").update(email_verified=True)
+    again = client_factory()
+    log_in(again, "1006")
+    assert again.get("/api/auth/me").json()["user"]["email_verified"] is False
+    assert not EmailAddress.objects.filter(verified=True).exists()
+
+
+def test_the_emergency_superusers_email_is_not_verified(client, django_user_model):
+    root = django_user_model.objects.create_superuser("root", "root@example.test")
+    client.force_login(root)
+    assert client.get("/api/auth/me").json()["user"]["email_verified"] is False
 
 
 @pytest.mark.parametrize("logged_in", [False, True])

@@ -1,3 +1,4 @@
+from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 
@@ -5,7 +6,10 @@ from accounts import revocation
 from accounts.models import User
 
 STAFF_GROUP = "Staff"
-# What staff need to inspect and revoke sessions and look after users.
+# What staff need to inspect and revoke sessions, view users and their
+# memberships, and deactivate a user (change_user: accounts.admin.UserAdmin
+# lets staff change is_active and nothing else). Migration
+# 0003_staff_group_permissions trims an existing group to this list.
 STAFF_PERMISSIONS = [
     "view_session",
     "delete_session",
@@ -26,28 +30,54 @@ def staff_group():
     return group
 
 
+def users_with_verified_email(email):
+    """
+    The users whose address ``email`` Patreon verified. An unverified address
+    proves nothing: anyone can type someone else's into their Patreon profile.
+    """
+    verified = EmailAddress.objects.filter(email__iexact=email, verified=True)
+    users = list(User.objects.filter(pk__in=verified.values("user")))
+    if users:
+        return users
+    if User.objects.filter(email__iexact=email).exists() or (
+        EmailAddress.objects.filter(email__iexact=email).exists()
+    ):
+        raise CommandError(
+            f"Patreon has not verified {email}: it may not belong to whoever "
+            "typed it. Grant by --patreon-id instead."
+        )
+    return []
+
+
 class Command(BaseCommand):
     help = (
         "Grant or remove admin access (the Staff group: inspect and revoke "
-        "sessions, look after users) for a user who has logged in with Patreon, "
-        "found by Patreon id or email. Removing access ends their sessions."
+        "sessions, view users and memberships, deactivate users) for a user "
+        "who has logged in with Patreon, found by Patreon id or, for grant, by "
+        "an email address Patreon verified. Removing access ends their "
+        "sessions."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("action", choices=["grant", "remove"])
         who = parser.add_mutually_exclusive_group(required=True)
         who.add_argument("--patreon-id")
-        who.add_argument("--email")
+        who.add_argument(
+            "--email", help="for grant, only an address Patreon verified is accepted"
+        )
         parser.add_argument(
             "--superuser", action="store_true", help="grant every permission too"
         )
 
     def handle(self, *args, action, patreon_id, email, superuser, **options):
         if patreon_id:
-            users = User.objects.filter(patreon__patreon_id=patreon_id)
+            users = list(User.objects.filter(patreon__patreon_id=patreon_id))
+        elif action == "grant":
+            users = users_with_verified_email(email)
         else:
-            users = User.objects.filter(email__iexact=email)
-        users = list(users)
+            # Taking access away needs no proof of ownership, and the
+            # emergency superuser has no Patreon id to be found by.
+            users = list(User.objects.filter(email__iexact=email))
         if not users:
             raise CommandError("No user matches; they must log in with Patreon first.")
         if len(users) > 1:

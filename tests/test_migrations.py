@@ -1,0 +1,57 @@
+"""Data migrations, run forwards over a database as a deployment left it."""
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.contrib.auth.models import Group, Permission
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from accounts.management.commands.staff import STAFF_PERMISSIONS
+from accounts.models import User
+
+
+def migrate(*target):
+    """Migrate to ``(app, migration)``, forwards or backwards."""
+    executor = MigrationExecutor(connection)
+    executor.migrate([target])
+
+
+@pytest.fixture(autouse=True)
+def _back_to_the_latest_migrations():
+    """The next test finds every migration applied, as always."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_existing_staff_group_loses_what_staff_should_not_have():
+    """A group from before the role model, holding group and permission rights."""
+    migrate("accounts", "0002_user_email_verified")
+    group = Group.objects.create(name="Staff")
+    group.permissions.set(
+        Permission.objects.filter(
+            codename__in=[*STAFF_PERMISSIONS, "change_group", "add_user"]
+        )
+    )
+    migrate("accounts", "0003_staff_group_permissions")
+    assert sorted(group.permissions.values_list("codename", flat=True)) == sorted(
+        STAFF_PERMISSIONS
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_users_keep_the_verification_allauth_recorded():
+    migrate("accounts", "0001_initial")
+    executor = MigrationExecutor(connection)
+    old = executor.loader.project_state([("accounts", "0001_initial")]).apps
+    for name, verified in (("ada", True), ("hedy", False)):
+        user = old.get_model("accounts", "User").objects.create(
+            username=name, email=f"{name.upper()}@example.test"
+        )
+        EmailAddress.objects.create(
+            user_id=user.pk, email=f"{name}@example.test", verified=verified
+        )
+    migrate("accounts", "0002_user_email_verified")
+    verified = dict(User.objects.values_list("username", "email_verified"))
+    assert verified == {"ada": True, "hedy": False}
