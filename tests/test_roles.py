@@ -50,6 +50,7 @@ ROLES = ("anonymous", "patron", "staff", "superuser")
 LOGIN = "→admin:login"
 INDEX = "→admin:index"
 GONE = INDEX  # where Django sends a row outside the role's queryset
+FRONTEND = "→https://ventures.test/"  # FRONTEND_ORIGINS[0] in tests/settings.py
 CHANGE = "→change"  # the model's change page (the old URL form redirects)
 RAN = "ran"
 REFUSED = "refused"
@@ -161,6 +162,7 @@ ADMIN_ACTIONS = [
 # patron 100001's.
 ENDPOINTS = [
     # method   route                                   target       anonymous patron staff superuser
+    ("GET",    "",                                     None,        FRONTEND, FRONTEND, FRONTEND, FRONTEND),
     ("GET",    "healthz",                              None,        200,      200,   200,  200),
     ("GET",    "readyz",                               None,        200,      200,   200,  200),
     ("GET",    "login",                                None,        200,      200,   200,  200),
@@ -274,9 +276,14 @@ def admin_url(key, target, world):
 
 
 def outcome(response):
-    """A status, or "→<url name>" for a redirect to one of our pages."""
+    """
+    A status, or "→<url name>" for a redirect to one of our pages, or
+    "→<url>" for a redirect elsewhere (the frontend).
+    """
     if response.status_code != 302:
         return response.status_code
+    if urlsplit(response["Location"]).netloc:
+        return f"→{response['Location']}"
     try:
         match = resolve(urlsplit(response["Location"]).path)
     except Resolver404:
