@@ -32,8 +32,8 @@ from gunicorn.glogging import Logger
 # access log shares the application's JSON format and client-IP rule.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from accounts.network import client_address
 from ventures.logs import JsonFormatter
+from ventures.network import client_address
 
 
 def _int(name, default):
@@ -122,7 +122,7 @@ else:
 # Empty (no TRUSTED_PROXIES) trusts nobody.
 forwarded_allow_ips = ",".join(_list("TRUSTED_PROXIES"))
 # gunicorn does not decide the scheme: the application does, from
-# X-Forwarded-Proto of TRUSTED_PROXIES only (accounts.network), under every
+# X-Forwarded-Proto of TRUSTED_PROXIES only (ventures.network), under every
 # server alike. gunicorn's default spellings (X-Forwarded-Ssl, ...) would
 # otherwise let a client's own header disagree with nginx's.
 secure_scheme_headers = {}

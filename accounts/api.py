@@ -15,7 +15,8 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views import View
 
-from accounts import errors, revocation
+from accounts import revocation
+from ventures import errors
 
 
 def private(response):

@@ -9,7 +9,7 @@ import logging
 
 from django.utils.crypto import salted_hmac
 
-from accounts.network import client_ip
+from ventures.network import client_ip
 
 logger = logging.getLogger("ventures.auth")
 

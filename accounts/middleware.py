@@ -6,8 +6,8 @@ from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
 from accounts import events
-from accounts.network import client_ip
 from accounts.session_store import Client, Limits, current_client, loaded_user
+from ventures.network import client_ip
 
 
 class SessionActivityMiddleware:

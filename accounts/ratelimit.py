@@ -22,8 +22,9 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
-from accounts import errors, events
-from accounts.network import client_ip
+from accounts import events
+from ventures import errors
+from ventures.network import client_ip
 
 logger = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ def test_missing_or_odd_request_id_is_replaced(client, incoming):
 def test_log_lines_are_json_with_the_request_id(client, caplog):
     caplog.handler.addFilter(RequestIdFilter())
     client.post("/api/auth/logout", HTTP_X_REQUEST_ID="req-123456789")
-    [record] = [r for r in caplog.records if r.name == "accounts.errors"]
+    [record] = [r for r in caplog.records if r.name == "ventures.errors"]
     line = json.loads(JsonFormatter().format(record))
     assert line["request_id"] == "req-123456789"
     assert line["level"] == "WARNING"
@@ -119,7 +119,7 @@ def boom(request):
 
 
 urlpatterns = [path("boom", boom), path("", include("ventures.urls"))]
-handler500 = "accounts.errors.server_error"
+handler500 = "ventures.errors.server_error"
 
 
 @pytest.fixture(params=[False, True], ids=["production", "development"])

@@ -7,8 +7,8 @@ import pytest
 from django.test import Client, RequestFactory
 
 from accounts.models import Session
-from accounts.network import client_ip, is_trusted_proxy
 from tests.conftest import API_HOST
+from ventures.network import client_ip, is_trusted_proxy
 
 PROXY = "127.0.0.1"
 CLIENT = "203.0.113.9"

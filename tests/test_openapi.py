@@ -24,10 +24,10 @@ from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from accounts import api, errors
+from accounts import api
 from tests.conftest import API_HOST
 from tests.patreon import log_in
-from ventures import health
+from ventures import errors, health
 
 pytestmark = pytest.mark.django_db
 

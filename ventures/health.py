@@ -16,7 +16,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 
-from accounts import errors
+from ventures import errors
 
 logger = logging.getLogger(__name__)
 

@@ -72,7 +72,7 @@ CORS_URLS_REGEX = r"^/api/"
 CSRF_TRUSTED_ORIGINS = FRONTEND_ORIGINS
 
 # Set only behind a reverse proxy: the addresses whose X-Forwarded-* headers
-# are believed. Anyone else could forge them: accounts.network drops their
+# are believed. Anyone else could forge them: ventures.network drops their
 # X-Forwarded-Proto before Django reads it here, and ignores their
 # X-Forwarded-For.
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
@@ -149,7 +149,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: nothing may read the scheme before an untrusted peer's
     # X-Forwarded-Proto is dropped.
-    "accounts.network.TrustedProxyMiddleware",
+    "ventures.network.TrustedProxyMiddleware",
     "ventures.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "ventures.headers.SecurityHeadersMiddleware",
@@ -168,7 +168,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "ventures.urls"
 WSGI_APPLICATION = "ventures.wsgi.application"
 ADMIN_URL = env.str("ADMIN_URL", default="admin/")
-CSRF_FAILURE_VIEW = "accounts.errors.csrf_failure"
+CSRF_FAILURE_VIEW = "ventures.errors.csrf_failure"
 
 TEMPLATES = [
     {

@@ -2,8 +2,8 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from accounts.errors import not_offered
 from ventures import health
+from ventures.errors import not_offered
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
@@ -24,7 +24,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
 ]
 
-handler400 = "accounts.errors.bad_request"
-handler403 = "accounts.errors.permission_denied"
-handler404 = "accounts.errors.page_not_found"
-handler500 = "accounts.errors.server_error"
+handler400 = "ventures.errors.bad_request"
+handler403 = "ventures.errors.permission_denied"
+handler404 = "ventures.errors.page_not_found"
+handler500 = "ventures.errors.server_error"
