@@ -39,7 +39,7 @@ def filled(message, *values, hint=None):
 
 def policy_ids():
     """The ids of every ventures message the registered checks report now."""
-    return sorted(m.id for m in run_checks() if m.id.startswith("ventures."))
+    return sorted(m.id for m in run_checks() if (m.id or "").startswith("ventures."))
 
 
 # The registered policy as a whole.
