@@ -196,6 +196,12 @@ class TestSecretKeyFallbacks:
             )
         ]
 
+    @override_settings(SECRET_KEY_FALLBACKS=[""])
+    def test_an_empty_fallback_is_refused(self):
+        assert checks.check_secret_key_fallbacks(None) == [
+            filled(checks.E003, 0, "it is empty")
+        ]
+
     @override_settings(SECRET_KEY=STRONG_KEY, SECRET_KEY_FALLBACKS=[STRONG_KEY])
     def test_a_fallback_equal_to_the_key_is_refused(self):
         assert checks.check_secret_key_fallbacks(None) == [

@@ -24,3 +24,8 @@ def test_sibling_subdomains_are_same_site():
 def test_two_sites_under_a_public_suffix_are_not_same_site():
     # github.io is a public suffix: two pages under it are different sites.
     assert not same_site("alice.github.io", "bob.github.io")
+
+
+def test_an_ip_address_is_a_site_of_its_own():
+    assert same_site("127.0.0.1", "127.0.0.1")
+    assert not same_site("127.0.0.1", "127.0.0.2")
