@@ -15,8 +15,9 @@ class AccountsConfig(AppConfig):
     def ready(self):
         from allauth.account.signals import user_logged_in
         from django.contrib.auth import signals as auth_signals
+        from django.core.signals import got_request_exception
 
-        from accounts import receivers
+        from accounts import login_failures, receivers
 
         user_logged_in.connect(receivers.record_login)
         auth_signals.user_logged_in.connect(receivers.record_login_succeeded)
@@ -24,3 +25,4 @@ class AccountsConfig(AppConfig):
         user_logged_in.connect(receivers.record_email_verification)
         auth_signals.user_logged_in.connect(receivers.start_session_life)
         auth_signals.user_logged_out.connect(receivers.record_logout)
+        got_request_exception.connect(login_failures.record_database_failure)

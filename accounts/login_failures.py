@@ -7,12 +7,14 @@ more where it is safe to (never a token, never Patreon's answer body).
 """
 
 import logging
+import sys
 
 from allauth.socialaccount.providers.base.constants import AuthError
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from django.core.exceptions import PermissionDenied
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.shortcuts import render
+from django.urls import reverse
 from requests import ConnectionError, Timeout
 
 from accounts import events
@@ -126,3 +128,22 @@ def refuse(request, reason, status, detail=None, user=None):
     if status == 503:
         response["Retry-After"] = str(errors.DATABASE_RETRY_AFTER)
     return response
+
+
+def _is_login(request):
+    """Whether the request is a step of the Patreon login."""
+    return request.path in {
+        reverse(name)
+        for name in ("patreon_login", "patreon_callback", "patreon-api-callback")
+    }
+
+
+def record_database_failure(sender, request=None, **kwargs):
+    """
+    ``got_request_exception`` receiver: a database error that escaped around
+    the login views (loading the session, in a middleware) is still a failed
+    login, so it gets its event; ``ventures.errors`` answers the request.
+    """
+    error = sys.exc_info()[1]
+    if request is not None and isinstance(error, DatabaseError) and _is_login(request):
+        emit(request, database_reason(error))

@@ -111,7 +111,7 @@ from django.test import Client
 
 from tests.conftest import API_HOST
 from tests.patreon import log_in
-from ventures.policy import registrable_domain
+from ventures.cookies import registrable_domain
 
 pytestmark = pytest.mark.django_db
 

@@ -1,8 +1,9 @@
 """
 The environment, read by ventures/settings.py in a fresh process per case.
 
-Each unsafe production environment must be refused at start (importing the
-WSGI application, as gunicorn does) with a message naming the rule.
+Each boot costs an interpreter and Django's setup (about 2 s on a loaded
+machine), so these are marked slow and kept few: what only a real start can
+show. The policy's rules themselves are tested in-process in test_checks.py.
 """
 
 import json
@@ -16,7 +17,6 @@ import pytest
 from tests.environments import ROOT, production_env, run_python
 
 SEED_KEY = "32e6ab70212f7e807449da70bf651de3f862b0191ab921de0f3b11cb933803d1"
-CROSS_SITE = "https://ventures-frontend.example"
 
 START = "import ventures.wsgi"
 SHOW = (
@@ -31,58 +31,40 @@ def settings_of(env, *names):
     return json.loads(result.stdout)
 
 
-UNSAFE = {
-    "ventures.E001": {"SECRET_KEY": None},
-    "ventures.E002": {"SECRET_KEY": SEED_KEY},
-    "ventures.E003": {"SECRET_KEY_FALLBACKS": SEED_KEY},
-    "ventures.E010": {"SESSION_COOKIE_SECURE": "false"},
-    "ventures.E011": {"CSRF_COOKIE_SECURE": "false"},
-    "ventures.E012": {"SESSION_COOKIE_HTTPONLY": "false"},
-    "ventures.E020": {"SESSION_COOKIE_SAMESITE": "none"},
-    "ventures.E021": {"FRONTEND_ORIGINS": CROSS_SITE},
-    "ventures.E022": {
-        "FRONTEND_ORIGINS": CROSS_SITE,
-        "SESSION_COOKIE_SAMESITE": "None",
-        "SESSION_COOKIE_SECURE": "false",
-    },
-    "ventures.E030": {"SESSION_COOKIE_DOMAIN": ".api.ventures.isharehow.app"},
-    "ventures.E031": {"SESSION_COOKIE_DOMAIN": ".app"},
-    "ventures.E040": {"FRONTEND_ORIGINS": None},
-    "ventures.E041": {"FRONTEND_ORIGINS": "*"},
-    "ventures.E042": {"FRONTEND_ORIGINS": "http://ventures.isharehow.app"},
-    "ventures.E043": {"FRONTEND_ORIGINS": "https://ventures.isharehow.app/app"},
-    "ventures.E050": {"ALLOWED_HOSTS": "*"},
-    "ventures.E060": {"PATREON_BASE_URL": "http://127.0.0.1:8765"},
-    "ventures.E061": {"PATREON_CLIENT_SECRET": None},
-    "ventures.E070": {"REDIS_URL": None},
-    "ventures.E080": {"DEBUG": "1"},
-}
+# The policy's rules are tested in-process, one class per check
+# (test_checks.py); these boots prove the entry point enforces them.
 
 
-@pytest.mark.parametrize(("rule", "overrides"), UNSAFE.items(), ids=list(UNSAFE))
-def test_unsafe_production_environment_refuses_to_start(rule, overrides):
-    result = run_python(START, production_env(**overrides))
+@pytest.mark.slow
+def test_correct_production_environment_starts():
+    result = run_python(START, production_env())
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.slow
+def test_the_published_seed_key_refuses_to_start_naming_the_rule_and_its_fix():
+    result = run_python(START, production_env(SECRET_KEY=SEED_KEY))
     assert result.returncode != 0
     assert "ImproperlyConfigured: Refusing to start" in result.stderr
-    assert f"({rule})" in result.stderr
+    assert "(ventures.E002)" in result.stderr
     assert "HINT:" in result.stderr
 
 
-@pytest.mark.parametrize("value", ["1", "yes", "on", "True", "TRUE"])
-def test_a_debug_that_is_not_exactly_true_refuses_to_start_naming_it(value):
-    result = run_python(START, production_env(DEBUG=value))
+@pytest.mark.slow
+def test_a_debug_that_is_not_exactly_true_refuses_to_start_naming_it():
+    result = run_python(START, production_env(DEBUG="1"))
     assert result.returncode != 0
-    assert f"DEBUG is {value!r}" in result.stderr
+    assert "DEBUG is '1'" in result.stderr
     assert "(ventures.E080)" in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("value", ["", "false"])
 def test_debug_empty_or_false_is_production(value):
-    env = production_env(DEBUG=value)
-    assert run_python(START, env).returncode == 0
-    assert settings_of(env, "DEBUG") == {"DEBUG": False}
+    assert settings_of(production_env(DEBUG=value), "DEBUG") == {"DEBUG": False}
 
 
+@pytest.mark.slow
 def test_debug_1_never_shows_the_technical_404_page():
     """Not even where no check runs (a shell): the page would list ADMIN_URL."""
     env = production_env(DEBUG="1", ADMIN_URL="hidden-4f2a9c/")
@@ -101,53 +83,22 @@ def test_debug_1_never_shows_the_technical_404_page():
     assert "URLconf" not in page
 
 
-def test_every_violated_rule_is_named_at_once():
-    env = production_env(SECRET_KEY=SEED_KEY, SESSION_COOKIE_DOMAIN=".app")
-    result = run_python(START, env)
-    assert "(ventures.E002)" in result.stderr
-    assert "(ventures.E031)" in result.stderr
-
-
-@pytest.mark.parametrize(
-    "overrides",
-    [
-        {},
-        {"SESSION_COOKIE_DOMAIN": ".ventures.isharehow.app"},
-        {"FRONTEND_ORIGINS": CROSS_SITE, "SESSION_COOKIE_SAMESITE": "None"},
-    ],
-    ids=["host-only", "shared-domain", "cross-site"],
-)
-def test_correct_production_environment_starts(overrides):
-    result = run_python(START, production_env(**overrides))
-    assert result.returncode == 0, result.stderr
-
-
-def deploy_check(env):
-    return subprocess.run(
+@pytest.mark.slow
+def test_deploy_check_passes_on_a_correct_production_environment():
+    """Django's own deploy checks too, on the settings the README deploys."""
+    result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
-        env=env,
+        env=production_env(),
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
-
-
-def test_deploy_check_passes_on_a_correct_production_environment():
-    result = deploy_check(production_env())
     assert result.returncode == 0, result.stderr
 
 
-def test_deploy_check_fails_on_samesite_none_for_nothing():
-    """W023 only warns, so gunicorn starts, but a strict deploy check fails."""
-    env = production_env(SESSION_COOKIE_SAMESITE="None")
-    assert run_python(START, env).returncode == 0
-    result = deploy_check(env)
-    assert result.returncode != 0
-    assert "(ventures.W023)" in result.stderr
-
-
+@pytest.mark.slow
 def test_lists_are_trimmed():
     env = production_env(
         ALLOWED_HOSTS=" api.ventures.isharehow.app , admin.ventures.isharehow.app,",
@@ -164,6 +115,7 @@ def test_lists_are_trimmed():
     ]
 
 
+@pytest.mark.slow
 def test_secret_key_file_is_read(tmp_path):
     key_file = tmp_path / "key"
     key = "k" * 10 + "Zx9Qw8Er7Ty6Ui5Op4As3Df2Gh1Jk0LmNbVcXz-_" * 2
@@ -173,6 +125,7 @@ def test_secret_key_file_is_read(tmp_path):
     assert settings_of(env, "SECRET_KEY") == {"SECRET_KEY": key}
 
 
+@pytest.mark.slow
 def test_real_environment_wins_over_the_env_file(tmp_path):
     env_file = tmp_path / ".env"
     env_file.write_text("ADMIN_URL=from-file/\nSESSION_COOKIE_SAMESITE=Strict\n")
@@ -181,6 +134,7 @@ def test_real_environment_wins_over_the_env_file(tmp_path):
     assert found == {"ADMIN_URL": "from-env/", "SESSION_COOKIE_SAMESITE": "Strict"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("overrides", "session", "csrf"),
     [
@@ -211,6 +165,7 @@ def fresh_checkout(tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_development_mode_needs_no_configuration(fresh_checkout):
     env = {"PATH": production_env()["PATH"], "DEBUG": "true"}
     code = (
@@ -255,11 +210,3 @@ def test_every_variable_is_in_env_example_and_readme():
     readme = (ROOT / "README.md").read_text()
     assert [n for n in names if not re.search(rf"^#?{n}=", example, re.M)] == []
     assert [n for n in names if f"| `{n}` |" not in readme] == []
-
-
-def test_env_example_secret_key_is_refused():
-    placeholder = re.search(
-        r"^SECRET_KEY=(.*)$", (ROOT / ".env.example").read_text(), re.M
-    )
-    result = run_python(START, production_env(SECRET_KEY=placeholder.group(1)))
-    assert "(ventures.E002)" in result.stderr

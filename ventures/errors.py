@@ -7,7 +7,7 @@ Never a stack trace, and the status code says what happened.
 import logging
 import sys
 
-from django.db import DatabaseError, InterfaceError, OperationalError
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -54,14 +54,6 @@ def is_api(request):
     )
 
 
-def _is_login(request):
-    """Whether the request is a step of the Patreon login."""
-    return request.path in {
-        reverse(name)
-        for name in ("patreon_login", "patreon_callback", "patreon-api-callback")
-    }
-
-
 def _answer(request, status, code, detail=None, retry_after=None):
     if is_api(request):
         response = json_error(status, code, detail)
@@ -102,15 +94,10 @@ def server_error(request):
     handler500, called while the exception is being handled: an unreachable
     database is not a bug but an outage, so it gets 503 and Retry-After.
     Django then logs the request once, with the status and the traceback
-    ("Service Unavailable: /path", django.request).
+    ("Service Unavailable: /path", django.request). Apps that must record
+    the failure too listen to ``got_request_exception``, sent just before.
     """
     error = sys.exc_info()[1]
-    if isinstance(error, DatabaseError) and _is_login(request):
-        # The database failed around the login views (loading the session),
-        # which handle their own failures: still a failed login.
-        from accounts import login_failures  # it builds on this module
-
-        login_failures.emit(request, login_failures.database_reason(error))
     if isinstance(error, (OperationalError, InterfaceError)):
         return _answer(
             request, 503, "database_unavailable", retry_after=DATABASE_RETRY_AFTER

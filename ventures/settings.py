@@ -11,7 +11,7 @@ from pathlib import Path
 
 import environ
 
-from ventures.policy import cookie_name
+from ventures.cookies import cookie_name
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
