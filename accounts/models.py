@@ -1,3 +1,6 @@
+from importlib import import_module
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
@@ -63,9 +66,9 @@ class Session(AbstractBaseSession):
 
     @classmethod
     def get_session_store_class(cls):
-        from accounts.session_store import SessionStore
-
-        return SessionStore
+        # Found through the setting, as Django's SessionMiddleware does: the
+        # store imports this model, so an import back would be a cycle.
+        return import_module(settings.SESSION_ENGINE).SessionStore
 
     @property
     def public_id(self):
