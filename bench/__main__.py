@@ -400,7 +400,7 @@ REQUIRED = {
 
 def preflight():
     """Name every missing program at once, with how to install it."""
-    from tests.stack import program
+    from devstack.processes import program
 
     missing = [
         f"  {name}: {how}" for name, how in REQUIRED.items() if not program(name)
