@@ -70,6 +70,7 @@ def make_certificates(directory):
     )
     for private in (ca_key, key):
         private.chmod(0o600)
+    return Certificates(ca=ca, certificate=leaf, key=key)
 
 
 def spki_sha256(certificate):

@@ -27,6 +27,22 @@ from devstack.processes import (
 )
 
 
+def main_context(directory, worker_connections):
+    """nginx.conf's first line: a master in the foreground, files in ``directory``."""
+    return (
+        f"daemon off; worker_processes 1; pid {directory / 'nginx.pid'}; "
+        f"error_log {directory / 'error.log'} info; "
+        f"events {{ worker_connections {worker_connections}; }}"
+    )
+
+
+def temp_paths(temp):
+    """nginx's temporary files, on one line, all under ``temp``."""
+    kinds = {"client_body": "body", "proxy": "proxy", "fastcgi": "fastcgi"}
+    kinds |= {"uwsgi": "uwsgi", "scgi": "scgi"}
+    return " ".join(f"{kind}_temp_path {temp}/{name};" for kind, name in kinds.items())
+
+
 class NginxProcess(Process):
     """
     An nginx master in the foreground: its configuration is tested before it
@@ -138,18 +154,10 @@ class Nginx(NginxProcess):
         (directory / "nginx.conf").write_text(
             textwrap.dedent(
                 f"""
-                daemon off;
-                worker_processes 1;
-                pid {directory / "nginx.pid"};
-                error_log {directory / "error.log"} info;
-                events {{ worker_connections 4096; }}
+                {main_context(directory, 4096)}
                 http {{
                     default_type application/octet-stream;
-                    client_body_temp_path {temp}/body;
-                    proxy_temp_path {temp}/proxy;
-                    fastcgi_temp_path {temp}/fastcgi;
-                    uwsgi_temp_path {temp}/uwsgi;
-                    scgi_temp_path {temp}/scgi;
+                    {temp_paths(temp)}
                     include {directory / "http.d" / "*.conf"};
                     include {directory / "ventures.conf"};
                     {fake}
@@ -213,11 +221,7 @@ class Sites(NginxProcess):
         (directory / "nginx.conf").write_text(
             textwrap.dedent(
                 f"""
-                daemon off;
-                worker_processes 1;
-                pid {directory / "nginx.pid"};
-                error_log {directory / "error.log"} info;
-                events {{ worker_connections 256; }}
+                {main_context(directory, 256)}
                 http {{
                     types {{
                         text/html html;
@@ -228,11 +232,7 @@ class Sites(NginxProcess):
                     default_type application/octet-stream;
                     charset utf-8;
                     charset_types text/css text/javascript;
-                    client_body_temp_path {temp}/body;
-                    proxy_temp_path {temp}/proxy;
-                    fastcgi_temp_path {temp}/fastcgi;
-                    uwsgi_temp_path {temp}/uwsgi;
-                    scgi_temp_path {temp}/scgi;
+                    {temp_paths(temp)}
                     access_log {directory / "access.log"};
                     server_tokens off;
 
