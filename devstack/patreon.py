@@ -13,7 +13,7 @@ from devstack.processes import (
 )
 
 
-class FakePatreon(Process):
+class FakePatreonProcess(Process):
     """``python -m fake_patreon`` on a free loopback port, plain HTTP."""
 
     def __init__(self, directory):

@@ -38,7 +38,7 @@ from devstack.hosts import (
 )
 from devstack.http import Browser
 from devstack.nginx import Nginx, Sites
-from devstack.patreon import FakePatreon
+from devstack.patreon import FakePatreonProcess
 from devstack.postgres import ThrowawayPostgres
 from devstack.processes import (
     KEEP,
@@ -93,7 +93,7 @@ class Stack:
         self.certificates = make_certificates(self.directory / "tls")
         self.db = self._exit.enter_context(self.database)
         self.redis = self.started(Redis(self.directory / "redis"))
-        self.fake = self.started(FakePatreon(self.directory))
+        self.fake = self.started(FakePatreonProcess(self.directory))
         ports = [free_port() for _ in range(self.instance_count)]
         # With no instances (the benchmark starts its own and asks them
         # directly), the template still needs an upstream: a port nobody serves.

@@ -24,7 +24,7 @@ import requests
 
 from devstack.http import SourceAddressAdapter, next_client_ip
 from devstack.load import private_answer_problem
-from devstack.patreon import FakePatreon
+from devstack.patreon import FakePatreonProcess
 from devstack.postgres import SharedDatabase
 from devstack.processes import Process, free_port, run, wait_for
 from tests.patreon import log_in
@@ -103,7 +103,7 @@ class DevServer:
         self.directory = directory
         self.database_url = database_url
         self.port = free_port()
-        self.fake = FakePatreon(directory)
+        self.fake = FakePatreonProcess(directory)
         self.server = None
 
     @property
