@@ -2,7 +2,7 @@
 gunicorn's settings for ventures.
 
 gunicorn reads this file from its working directory by default; the systemd
-unit (deploy/systemd/ventures@.service) and the stack tests (tests/stack.py)
+unit (deploy/systemd/ventures@.service) and the stack tests (devstack/stack.py)
 also name it with ``-c gunicorn.conf.py``. Each instance binds one loopback
 port behind nginx (deploy/nginx/ventures.conf.template), which terminates
 TLS and balances across the instances.

@@ -36,8 +36,8 @@ from pathlib import Path
 
 from bench import inprocess, load, logins, profile, report, session_rows
 from bench.harness import Bench, Config
+from devstack.processes import ROOT, program
 
-ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
 
 ENDPOINTS = {
@@ -400,7 +400,6 @@ REQUIRED = {
 
 def preflight():
     """Name every missing program at once, with how to install it."""
-    from tests.stack import program
 
     missing = [
         f"  {name}: {how}" for name, how in REQUIRED.items() if not program(name)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import time
 
-API_HOST = "api.ventures.test"
+from devstack.hosts import API_HOST
 
 
 def setup_django(env):

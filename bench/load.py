@@ -24,7 +24,7 @@ import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tests.stack import API_HOST, FRONTEND_ORIGIN
+from devstack.hosts import API_HOST, FRONTEND_ORIGIN
 
 LUA = Path(__file__).with_name("wrk.lua")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

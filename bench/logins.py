@@ -16,19 +16,18 @@ new patron, so each callback creates its user.
 
 from __future__ import annotations
 
-import re
 import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
-from urllib.parse import urlencode, urlsplit
 
 import requests
 
-from tests.stack import API_HOST, API_ORIGIN
+from devstack.http import DirectClient, LoginError
+from devstack.load import percentile
 
-CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+# Every request says which part of the benchmark sent it.
+USER_AGENT = {"User-Agent": "Mozilla/5.0 (bench) login"}
 
 
 @dataclass
@@ -41,107 +40,32 @@ class Pending:
     callback: str  # path and query
 
 
-class LoginFailed(Exception):
-    pass
-
-
-class Client:
-    """One browser, talking to gunicorn as nginx would (trusted proxy)."""
-
-    def __init__(self, base_url, ip, ca):
-        self.base_url = base_url
-        self.ip = ip
-        self.ca = ca
-        self.cookies = {}
-        self.http = requests.Session()
-        self.http.trust_env = False
-
-    def request(self, method, path, **kwargs):
-        headers = {
-            "Host": API_HOST,
-            "X-Forwarded-Proto": "https",
-            "X-Forwarded-For": self.ip,
-            "User-Agent": "Mozilla/5.0 (bench) login",
-        }
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        if method != "GET":
-            headers["Origin"] = API_ORIGIN
-        response = self.http.request(
-            method,
-            self.base_url + path,
-            headers=headers,
-            allow_redirects=False,
-            timeout=30,
-            **kwargs,
-        )
-        for header in response.raw.headers.getlist("Set-Cookie"):
-            cookie = SimpleCookie()
-            cookie.load(header)
-            for name, morsel in cookie.items():
-                if morsel["max-age"] == "0" or morsel.value == "":
-                    self.cookies.pop(name, None)
-                else:
-                    self.cookies[name] = morsel.value
-        return response
-
-
 def client_ip(n):
     """A distinct client address per login (a documentation range)."""
     return f"198.18.{n // 250 % 250}.{n % 250 + 1}"
 
 
-def prepare(base_url, ca, patron, ip):
+def prepare(address, ca, patron, ip):
     """The steps before the callback; returns a Pending login."""
-    client = Client(base_url, ip, ca)
-    page = client.request("GET", "/login")
-    token = CSRF_INPUT.search(page.text)
-    if page.status_code != 200 or not token:
-        raise LoginFailed(f"GET /login answered {page.status_code}")
-    start = client.request(
-        "POST", "/accounts/patreon/login/", data={"csrfmiddlewaretoken": token[1]}
-    )
-    if start.status_code != 302:
-        raise LoginFailed(f"starting the login answered {start.status_code}")
-    authorize = start.headers["Location"]
-    separator = "&" if "?" in authorize else "?"
-    consent = requests.get(
-        authorize + separator + urlencode({"fake_patron": patron}),
-        allow_redirects=False,
-        verify=ca,
-        timeout=30,
-    )
-    if consent.status_code != 302:
-        raise LoginFailed(f"the fake's consent answered {consent.status_code}")
-    callback = urlsplit(consent.headers["Location"])
-    if callback.netloc != API_HOST:
-        raise LoginFailed(f"the fake sent us to {callback.netloc}")
-    return Pending(
-        patron, ip, dict(client.cookies), f"{callback.path}?{callback.query}"
-    )
+    client = DirectClient(address, ca, ip, headers=USER_AGENT)
+    callback = client.start_login(patron)
+    return Pending(patron, ip, dict(client.cookies), callback)
 
 
-def finish(base_url, ca, pending, session_cookie):
+def finish(address, ca, pending, session_cookie):
     """The callback; returns (seconds, session cookie value)."""
-    client = Client(base_url, pending.ip, ca)
+    client = DirectClient(address, ca, pending.ip, headers=USER_AGENT)
     client.cookies = dict(pending.cookies)
     began = time.perf_counter()
-    response = client.request("GET", pending.callback)
+    response = client.get(pending.callback)
     elapsed = time.perf_counter() - began
     if response.status_code != 302 or session_cookie not in client.cookies:
-        raise LoginFailed(
-            f"the callback answered {response.status_code}: {response.text[:200]}"
-        )
+        raise LoginError(f"the callback answered {response.status_code}", response)
     if "/login" in response.headers.get("Location", "").split("?")[0]:
-        raise LoginFailed(f"the callback sent us to {response.headers['Location']}")
+        raise LoginError(
+            f"the callback sent us to {response.headers['Location']}", response
+        )
     return elapsed, client.cookies[session_cookie]
-
-
-def percentile(values, p):
-    ordered = sorted(values)
-    if not ordered:
-        return 0.0
-    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
 
 
 def bench_logins(
@@ -151,27 +75,27 @@ def bench_logins(
     ``count`` logins of new patrons against ``config``; returns the figures
     and the session cookies of the logged-in browsers.
     """
-    base_url = config.base_url
+    address = config.instance.address
     patrons = [str(first_patron + i) for i in range(count)]
     began = time.perf_counter()
     errors = []
     with ThreadPoolExecutor(concurrency) as pool:
         futures = [
-            pool.submit(prepare, base_url, ca, patron, client_ip(first_ip + i))
+            pool.submit(prepare, address, ca, patron, client_ip(first_ip + i))
             for i, patron in enumerate(patrons)
         ]
         pending = []
         for future in futures:
             try:
                 pending.append(future.result())
-            except (LoginFailed, requests.RequestException) as error:
+            except (LoginError, requests.RequestException) as error:
                 errors.append(f"prepare: {error!r}")
     prepared = time.perf_counter() - began
 
     def one(login):
         try:
-            return finish(base_url, ca, login, session_cookie)
-        except (LoginFailed, requests.RequestException) as error:
+            return finish(address, ca, login, session_cookie)
+        except (LoginError, requests.RequestException) as error:
             return error
 
     began = time.perf_counter()

@@ -30,14 +30,13 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
-import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-API_HOST = "api.ventures.test"
+from devstack.hosts import API_HOST
+from devstack.postgres import SharedDatabase
+from devstack.processes import ROOT
 
 # Row labels of the table, in order; the report and the plot use them.
 REVOKE = "revoke one user's sessions (ms)"
@@ -68,7 +67,7 @@ def setup_django(database_url):
             "LOG_LEVEL": "WARNING",
         }
     )
-    sys.path.insert(0, ROOT)
+    sys.path.insert(0, str(ROOT))
     import django
 
     django.setup()
@@ -404,33 +403,20 @@ def run_all(sizes, runs=5, log=print):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", default="10000,100000,1000000")
-    parser.add_argument(
-        "--server", default="postgres://postgres@127.0.0.1:5432", help="PostgreSQL"
-    )
     args = parser.parse_args()
-    name = f"ventures_bench_{uuid.uuid4().hex[:8]}"
-    server = args.server.rstrip("/")
-    subprocess.run(
-        ["psql", f"{server}/postgres", "-qc", f"CREATE DATABASE {name}"],
-        check=True,
-        capture_output=True,
-    )
-    try:
-        setup_django(f"{server}/{name}")
+    # A database of its own on the machine's PostgreSQL, dropped at the end.
+    with SharedDatabase() as db:
+        setup_django(db.url)
         from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-        sizes = [int(r) for r in args.rows.split(",")]
-        table = run_all(sizes, log=lambda line: print(line, file=sys.stderr))
-        print(markdown(table))
-    finally:
         from django.db import connections
 
-        connections.close_all()
-        subprocess.run(
-            ["psql", f"{server}/postgres", "-qc", f"DROP DATABASE IF EXISTS {name}"],
-            check=False,
-        )
+        try:
+            call_command("migrate", verbosity=0)
+            sizes = [int(r) for r in args.rows.split(",")]
+            table = run_all(sizes, log=lambda line: print(line, file=sys.stderr))
+            print(markdown(table))
+        finally:
+            connections.close_all()
 
 
 if __name__ == "__main__":

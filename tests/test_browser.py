@@ -2,9 +2,9 @@
 The seed's testing checklist, ticked by a real browser.
 
 Debian's Chromium, headless, driven by Playwright, against the production
-stack (tests/stack.py: nginx with TLS from the deploy template, two gunicorn
+stack (devstack/stack.py: nginx with TLS from the deploy template, two gunicorn
 instances, PostgreSQL, Redis, the fake Patreon behind TLS) and the example
-frontend (frontend/) on its own origin. tests/browser.py says how the names
+frontend (frontend/) on its own origin. devstack/chromium.py says how the names
 ``api.ventures.test``, ``ventures.test`` and ``evil.test`` reach loopback.
 
 Every test runs twice, once per session cookie configuration:
@@ -28,34 +28,33 @@ from dataclasses import dataclass
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.browser import (
-    API_ORIGIN,
+from devstack.certs import spki_sha256
+from devstack.chromium import (
     ARTIFACTS,
     CHROMIUM,
-    EVIL_ORIGIN,
-    FRONTEND_ORIGIN,
     SCREENSHOTS,
     Chrome,
-    choose_patron,
     chromium_args,
-    collect_static,
+    keep_failure_artifacts,
+    missing_tools,
+    safe_name,
+)
+from devstack.hosts import API_HOST, API_ORIGIN, EVIL_ORIGIN, FRONTEND_ORIGIN
+from devstack.pages import (
+    choose_patron,
     expected,
     go_to_login_page,
     go_to_patreon,
-    keep_failure_artifacts,
     log_in_together,
-    manage,
     me_from,
-    missing_tools,
     open_frontend,
     refresh,
-    safe_name,
     shown,
-    sites_for,
-    spki_sha256,
     wait_for_state,
 )
-from tests.stack import API_HOST, SharedDatabase, Stack, wait_for
+from devstack.postgres import SharedDatabase
+from devstack.processes import wait_for
+from devstack.stack import Stack, collect_static, manage, sites_for
 
 pytestmark = pytest.mark.slow
 

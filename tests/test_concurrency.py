@@ -22,18 +22,12 @@ from concurrent.futures import ThreadPoolExecutor, wait
 import pytest
 import requests
 
+from devstack.http import SourceAddressAdapter, next_client_ip
+from devstack.load import private_answer_problem
+from devstack.patreon import FakePatreonProcess
+from devstack.postgres import SharedDatabase
+from devstack.processes import Process, free_port, run, wait_for
 from tests.patreon import log_in
-from tests.stack import (
-    FakePatreon,
-    Process,
-    SharedDatabase,
-    _Adapter,
-    free_port,
-    next_client_ip,
-    private_answer_problem,
-    run,
-    wait_for,
-)
 
 pytestmark = pytest.mark.slow
 
@@ -90,7 +84,7 @@ class DevBrowser(requests.Session):
         super().__init__()
         self.base_url = base_url
         self.trust_env = False
-        self.mount("http://", _Adapter(next_client_ip()))
+        self.mount("http://", SourceAddressAdapter(next_client_ip()))
 
     def request(self, method, url, **kwargs):
         """Paths go to the server; redirects are the test's to follow."""
@@ -109,7 +103,7 @@ class DevServer:
         self.directory = directory
         self.database_url = database_url
         self.port = free_port()
-        self.fake = FakePatreon(directory)
+        self.fake = FakePatreonProcess(directory)
         self.server = None
 
     @property

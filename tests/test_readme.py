@@ -36,17 +36,9 @@ import pytest
 import requests
 from playwright.sync_api import sync_playwright
 
-from tests.browser import (
-    ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_FLAGS,
-    SCREENSHOTS,
-    choose_patron,
-    expected,
-    shown,
-    wait_for_state,
-)
-from tests.stack import ROOT, Process, free_port, run, wait_for
+from devstack.chromium import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, SCREENSHOTS
+from devstack.pages import choose_patron, expected, shown, wait_for_state
+from devstack.processes import ROOT, Process, free_port, run, wait_for
 
 pytestmark = pytest.mark.slow
 

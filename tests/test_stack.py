@@ -2,7 +2,7 @@
 Served as production serves it: nginx (TLS) in front of two gunicorn
 instances on PostgreSQL and Redis, logging in through the fake Patreon.
 
-The stack (tests/stack.py) is started from the files deploy/ documents:
+The stack (devstack/stack.py) is started from the files deploy/ documents:
 deploy/nginx/ventures.conf.template rendered by deploy/nginx/render, and
 gunicorn with -c gunicorn.conf.py. Everything listens on 127.0.0.1, on free
 ports, and is stopped and removed at the end of the module.
@@ -19,19 +19,11 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.stack import (
-    API_HOST,
-    PG_BIN,
-    ROOT,
-    BackgroundLoad,
-    SharedDatabase,
-    Stack,
-    ThrowawayPostgres,
-    hammer,
-    log_in_all,
-    program,
-    wait_for,
-)
+from devstack.hosts import API_HOST
+from devstack.load import BackgroundLoad, hammer, log_in_all
+from devstack.postgres import PG_BIN, SharedDatabase, ThrowawayPostgres
+from devstack.processes import ROOT, program, wait_for
+from devstack.stack import Stack
 
 pytestmark = pytest.mark.slow
 

@@ -1,0 +1,243 @@
+"""The report's closing note: what bounds each figure, from this run's numbers."""
+
+from __future__ import annotations
+
+from bench import session_rows as sr
+from bench.figures import (
+    BIG,
+    cpu,
+    cpu_ratios,
+    med,
+    ms_pair,
+    ratios,
+    summary,
+)
+
+
+def notes(results, points):
+    """The closing note: what bounds each figure, from this run's numbers."""
+    middle = results.get("middle", 16)
+    lines = ["## Notes: what bounds each figure\n"]
+    get = {
+        key: summary(points, (config, endpoint, middle))
+        for key, (config, endpoint) in {
+            "bare": ("pg", "bare"),
+            "me": ("pg", "me"),
+            "select1": ("pg", "select1"),
+            "cache": ("redis", "cache-get"),
+            "orm": ("pg-orm", "me"),
+            "unprepared": ("pg-unprepared", "me"),
+            "nohc": ("pg-nohc", "me"),
+        }.items()
+    }
+    profiles = results.get("profile") or {}
+    prof = profiles.get("me", {})
+    shares = prof.get("shares", {})
+    app = prof.get("app_cpu_ms", 0.0)
+    orm_prof = profiles.get("me, before (ORM lookup)", {})
+
+    def part(prefix, shares=shares):
+        return sum(v for k, v in shares.items() if k.startswith(prefix))
+
+    def by(config):
+        return (
+            f"{med(ratios(points, config, 'me', middle)):.2f}x the bare view by"
+            f" req/s, {med(cpu_ratios(points, config, 'me', middle)):.2f}x by CPU"
+        )
+
+    # What every request pays, the bare view's too.
+    common = ("rest of Django", "gunicorn", "access log", "the view")
+
+    bare, me, sel = get["bare"], get["me"], get["select1"]
+    if bare and me:
+        text = (
+            f"- **/me costs {cpu(me) / cpu(bare):.1f}x the bare view's CPU.** Per"
+            f" request (gunicorn + PostgreSQL backends, c={middle}): bare"
+            f" {ms_pair(bare)}, /me {ms_pair(me)}."
+        )
+        if shares:
+            text += (
+                f" py-spy puts {100 * part('session lookup'):.0f}% of /me's worker"
+                f" CPU ({part('session lookup') * app:.2f} ms) in the session lookup"
+                " itself (`accounts/session_lookup.py`: the parameters, the"
+                " converters, three `Model.from_db`), the database round trip and"
+                f" driver at {100 * part('database'):.0f}%, Django's cursor at"
+                f" {100 * part('Django'):.0f}%, the health check at"
+                f" {100 * part('connection'):.0f}%; the session decode, the user"
+                f" and auth-hash checks take {100 * part('session decode'):.0f}%."
+                " What every request pays, the bare view's too (the rest of"
+                " Django, gunicorn, the access log, the view and its JSON), is"
+                f" {100 * sum(part(c) for c in common):.0f}%"
+                f" ({sum(part(c) for c in common) * app:.2f} ms)."
+            )
+        text += (
+            " On the database side psycopg has prepared the session lookup on"
+            " each connection (server-side binding, `prepare_threshold=5`):"
+            " PostgreSQL runs the stored plan instead of parsing and planning the"
+            f" three-table join for every request, {me['pg']:.2f} ms of its CPU per"
+            " /me request, the health check's `SELECT 1` included."
+        )
+        lines.append(text)
+    orm, unprepared = get["orm"], get["unprepared"]
+    if orm and me:
+        text = (
+            "- **Before** (the ORM session lookup of bench/orm_store.py, with"
+            f" client-side binding): /me at {by('pg-orm')}; {ms_pair(orm)} per"
+            f" request, against {ms_pair(me)} for the app now."
+        )
+        orm_shares = orm_prof.get("shares", {})
+        if orm_shares:
+            orm_app = orm_prof.get("app_cpu_ms", 0.0)
+            share = part("ORM", orm_shares)
+            text += (
+                f" py-spy puts {100 * share:.0f}% of its worker CPU"
+                f" ({share * orm_app:.2f} ms of {orm_app:.2f}) in the ORM:"
+                ' building the `select_related("user__patreon")` queryset,'
+                " compiling it to SQL (3 tables, 28 columns) and turning the row"
+                " into three model instances, anew for every request. The app's"
+                " lookup does that work once per thread."
+            )
+        lines.append(text)
+    if orm and unprepared and me:
+        lines.append(
+            "- **What each change gains.** Compiling the lookup once (*before* to"
+            " *compiled lookup, client-side binding*, /me at"
+            f" {by('pg-unprepared')}): gunicorn's CPU per /me request"
+            f" {orm['app']:.2f} to {unprepared['app']:.2f} ms, PostgreSQL's"
+            f" {orm['pg']:.2f} to {unprepared['pg']:.2f} ms. Prepared statements"
+            " (to the app as it is): gunicorn's"
+            f" {unprepared['app']:.2f} to {me['app']:.2f} ms, PostgreSQL's"
+            f" {unprepared['pg']:.2f} to {me['pg']:.2f} ms. By CPU, /me went from"
+            f" {med(cpu_ratios(points, 'pg-orm', 'me', middle)):.2f}x to"
+            f" {med(cpu_ratios(points, 'pg-unprepared', 'me', middle)):.2f}x to"
+            f" {med(cpu_ratios(points, 'pg', 'me', middle)):.2f}x the bare view."
+        )
+    if sel and bare:
+        ref = (
+            f"- **The floor for any database-backed request.** A view doing one raw"
+            f" `SELECT 1` costs {ms_pair(sel)}"
+            f" ({med(cpu_ratios(points, 'pg', 'select1', middle)):.2f}x the bare"
+            " view by CPU,"
+            f" {med(ratios(points, 'pg', 'select1', middle)):.2f}x by req/s): its"
+            " two round trips (the health check and the query) and Django's cursor"
+            " path. /me cannot be cheaper than that plus its own work (the session"
+            " lookup's parameters and instances, the session decode, the auth-hash"
+            " check, the payload)."
+        )
+        if get["cache"]:
+            ref += (
+                " A `cache.get` from Redis costs"
+                f" {get['cache']['app']:.2f} ms of gunicorn CPU"
+                f" ({med(cpu_ratios(points, 'redis', 'cache-get', middle)):.2f}x the"
+                " bare view by CPU,"
+                f" {med(ratios(points, 'redis', 'cache-get', middle)):.2f}x by"
+                " req/s)."
+            )
+        lines.append(ref)
+    nohc = get["nohc"]
+    if nohc and me:
+        lines.append(
+            "- **No connection health checks** (the app with"
+            " `CONN_HEALTH_CHECKS = False`; measured above, not in the app): /me"
+            f" at {by('pg-nohc')}; {ms_pair(nohc)} per request against {ms_pair(me)}"
+            " with them. The check costs one round trip per request; without it,"
+            " a connection PostgreSQL dropped fails the request that finds it."
+        )
+    if shares:
+        top = sorted(shares.items(), key=lambda kv: -kv[1])[:4]
+        lines.append(
+            f"- **What bounds /me now.** py-spy on the app ({app:.2f} ms of"
+            " gunicorn CPU per request), its largest shares: "
+            + "; ".join(
+                f"{name} {100 * share:.0f}% ({share * app:.2f} ms)"
+                for name, share in top
+            )
+            + "."
+        )
+        bare_prof = profiles.get("bare", {})
+        if bare_prof.get("shares"):
+            bare_app = bare_prof.get("app_cpu_ms", 0.0)
+            extra = {
+                name: share * app - bare_prof["shares"].get(name, 0.0) * bare_app
+                for name, share in shares.items()
+            }
+            top = sorted(extra.items(), key=lambda kv: -kv[1])[:4]
+            lines[-1] += (
+                f" Against the bare view ({bare_app:.2f} ms), /me's extra"
+                f" {app - bare_app:.2f} ms of gunicorn CPU goes mostly to: "
+                + "; ".join(f"{name} {ms:+.2f} ms" for name, ms in top)
+                + "."
+            )
+    redis_me = summary(points, ("redis", "me", middle))
+    if redis_me and me:
+        lines.append(
+            "- **Redis.** /me never touches the cache (sessions are rows in"
+            " PostgreSQL; Redis holds the login rate limits and the readiness"
+            f" probe's key), so REDIS_URL changes nothing on it: {ms_pair(redis_me)}"
+            f" with Redis against {ms_pair(me)} without."
+        )
+    runs = [r for r in results.get("wrk", []) if r["config"] == "pg-recycle"]
+    if runs:
+        boots = sum(r["workers_booted"] for r in runs)
+        served = sum(r["requests"] for r in runs)
+        slowest = min(runs, key=lambda r: r["rps"])
+        text = (
+            "- **Worker recycling.** *max_requests=1000* (+ up to 100 jitter,"
+            " gunicorn.conf.py's default until it became 20,000 + up to 2,000)"
+            " restarts each worker after a thousand-odd requests. A worker is"
+            " not preloaded: it imports Django, allauth and"
+            " the app and runs the policy checks itself (importing ventures.wsgi"
+            " alone takes about 1.3 CPU-seconds on an idle machine, seconds of"
+            f" wall time on a loaded one). Here {boots} workers booted while"
+            f" that instance served {served:,} requests (at these rates a worker"
+            " boots every few seconds). Its slowest run served"
+            f" {slowest['rps']:,.0f} req/s ({slowest['endpoint']},"
+            f" {slowest['requests']:,} requests in {slowest['seconds']:.0f} s)"
+        )
+        if slowest["requests"] == 0:
+            text += (
+                ": both workers, started together and loaded evenly, were booting"
+                " at once and the instance answered nothing"
+            )
+        text += "."
+        recycled = summary(points, ("pg-recycle", "me", middle))
+        if recycled and me:
+            text += (
+                f" /me cost {recycled['app']:.2f} ms of gunicorn CPU per request"
+                f" there, against {me['app']:.2f} ms without recycling."
+            )
+        lines.append(
+            text + " At the default of 20,000 a worker boots about twenty times"
+            " less often. The other configurations run with"
+            " `GUNICORN_MAX_REQUESTS=0`, so that ratios compare requests, not"
+            " boots."
+        )
+    big = (results.get("rows") or {}).get(BIG)
+    if big:
+        lines.append(
+            f"- **Admin session list.** With 1M rows the page's"
+            f" {big[sr.ADMIN_QUERIES]} queries take {big[sr.ADMIN_SQL]:.1f} ms of"
+            f" {big[sr.ADMIN]:.0f} ms; the rest is the admin rendering 50 rows"
+            " (`items_for_result`: an action checkbox rendered through the form"
+            " templates, then three dates and the other cells per row), the same"
+            " at any table size. Filtering to active sessions takes"
+            f" {big[sr.ADMIN_ACTIVE]:.0f} ms: a filtered list is counted exactly"
+            " (EstimatedCountPaginator estimates unfiltered lists only), a count"
+            " over half a million rows."
+        )
+        lines.append(
+            f"- **Revoking** is one DELETE by the user's index:"
+            f" {big[sr.REVOKE]:.1f} ms at 1M rows, flat in the table's size."
+        )
+        lines.append(
+            f"- **Cleanup.** {big[sr.BATCHES]:,} batches of 1000 took"
+            f" {big[sr.CLEANUP]:.0f} s; the median batch {big[sr.MEDIAN_BATCH]:.0f} ms,"
+            f" the longest {big[sr.LONGEST_BATCH]:.0f} ms (selecting the next keys,"
+            " which locks no row, included). The longest DELETE transaction held"
+            f" its row locks {big[sr.LONGEST_LOCK]:.0f} ms. Those are locks on"
+            " expired rows only, which no request reads; only a revocation of the"
+            " same user can wait on them: the probe's longest wait was"
+            f" {big[sr.LONGEST_WAIT]:.0f} ms, and pg_locks, sampled every few"
+            f" milliseconds, showed at most {big[sr.LOCK_WAITERS]} waiter(s)."
+        )
+    return "\n".join(lines) + "\n"

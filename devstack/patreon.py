@@ -1,0 +1,40 @@
+"""The fake Patreon (``python -m fake_patreon``) as a process."""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+from devstack.processes import (
+    Process,
+    StackError,
+    wait_for,
+)
+
+
+class FakePatreonProcess(Process):
+    """``python -m fake_patreon`` on a free loopback port, plain HTTP."""
+
+    def __init__(self, directory):
+        self.port = None
+        super().__init__(
+            "fake_patreon",
+            [sys.executable, "-m", "fake_patreon", "--port", "0"],
+            log=directory / "fake_patreon.log",
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+
+    def start(self):
+        super().start()
+
+        def announced():
+            match = re.search(
+                r"serving on http://127\.0\.0\.1:(\d+)", self.log.read_text()
+            )
+            if not self.running():
+                raise StackError(f"fake Patreon exited\n{self.tail()}")
+            return match and int(match[1])
+
+        self.port = wait_for(announced, 20, "fake Patreon", log=self.tail)
+        return self

@@ -1,0 +1,210 @@
+"""
+The JSON:API documents of Patreon's API v2, as the identity endpoint answers
+them: sparse fieldsets (``fields[type]``), ``include`` paths, and errors
+worded as Patreon words them.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+JSON = "application/json; charset=utf-8"
+
+# The attributes each resource type offers through fields[type].
+FIELDS = {
+    "user": {
+        "about",
+        "created",
+        "email",
+        "first_name",
+        "full_name",
+        "image_url",
+        "is_email_verified",
+        "last_name",
+        "social_connections",
+        "thumb_url",
+        "url",
+        "vanity",
+    },
+    "member": {
+        "currently_entitled_amount_cents",
+        "email",
+        "full_name",
+        "is_follower",
+        "last_charge_date",
+        "last_charge_status",
+        "patron_status",
+        "pledge_relationship_start",
+        "will_pay_amount_cents",
+    },
+    "tier": {"amount_cents", "description", "title", "url"},
+    "campaign": {"creation_name", "summary", "url", "vanity"},
+}
+FIELDS_PARAMETER = re.compile(r"fields\[(.*)\]")
+INCLUDES = {
+    "memberships",
+    "memberships.campaign",
+    "memberships.currently_entitled_tiers",
+}
+
+SOCIAL_NETWORKS = ("discord", "facebook", "google", "reddit", "twitch", "twitter")
+
+
+class InvalidParameter(ValueError):
+    """A fields or include parameter asking for what Patreon doesn't offer."""
+
+    def __init__(self, parameter, detail):
+        super().__init__(detail)
+        self.document = error_document(
+            400,
+            3,
+            "ParameterInvalidOnType",
+            "Invalid parameter for resource type.",
+            detail,
+            source={"parameter": parameter},
+        )
+
+
+def error_document(status, code, code_name, title, detail="", **extra):
+    """A JSON:API error document, as Patreon words them."""
+    error = {
+        "code": code,
+        "code_name": code_name,
+        "detail": detail,
+        "id": str(uuid.uuid4()),
+        "status": str(status),
+        "title": title,
+    }
+    return {"errors": [{**error, **extra}]}
+
+
+def unauthorized():
+    return error_document(
+        401,
+        1,
+        "Unauthorized",
+        "Unauthorized",
+        "The server could not verify that you are authorized to access the URL "
+        "requested. You either supplied the wrong credentials (e.g. a bad password), "
+        "or your browser doesn't understand how to supply the credentials required.",
+    )
+
+
+def requested_fields(query):
+    """Map each resource type to the attributes ``query`` asks for."""
+    fields = {resource_type: set() for resource_type in FIELDS}
+    for parameter, value in query.items():
+        if match := FIELDS_PARAMETER.fullmatch(parameter):
+            resource_type = match[1]
+            if resource_type not in FIELDS:
+                raise InvalidParameter(parameter, f"No {resource_type} resources here.")
+            names = set(filter(None, value.split(",")))
+            if unknown := names - FIELDS[resource_type]:
+                raise InvalidParameter(
+                    parameter,
+                    f"Unknown {resource_type} field: {', '.join(sorted(unknown))}.",
+                )
+            fields[resource_type] = names
+    return fields
+
+
+def requested_includes(query):
+    include = set(filter(None, query.get("include", "").split(",")))
+    if unknown := include - INCLUDES:
+        raise InvalidParameter(
+            "include", f"Cannot include {', '.join(sorted(unknown))}."
+        )
+    # JSON:API: including a path includes every resource along it.
+    return include | {path.partition(".")[0] for path in include}
+
+
+def resource(resource_type, resource_id, attributes, fields):
+    """A resource object, with only the attributes ``fields`` asks for."""
+    requested = fields[resource_type] & attributes.keys()
+    return {
+        "attributes": {name: attributes[name] for name in sorted(requested)},
+        "id": resource_id,
+        "type": resource_type,
+    }
+
+
+def identifier(resource):
+    return {"id": resource["id"], "type": resource["type"]}
+
+
+def identity_document(server, patron, scopes, query, odd_attributes=None):
+    """
+    The body of GET /api/oauth2/v2/identity, for ``patron``, with
+    ``odd_attributes`` replacing the user's own.
+    """
+    fields = requested_fields(query)
+    include = requested_includes(query)
+    api_url = f"{server.base_url}/api/oauth2/v2"
+    # Without identity[email], Patreon leaves the email out, silently.
+    email = {"email": patron.email} if "identity[email]" in scopes else {}
+    first_name, _, last_name = patron.full_name.partition(" ")
+    user_attributes = {
+        "about": None,
+        "created": patron.created,
+        "first_name": first_name,
+        "full_name": patron.full_name,
+        "image_url": f"https://c8.patreon.com/3/200/{patron.id}",
+        "is_email_verified": patron.is_email_verified,
+        "last_name": last_name,
+        "social_connections": dict.fromkeys(SOCIAL_NETWORKS),
+        "thumb_url": f"https://c8.patreon.com/3/100/{patron.id}",
+        "url": f"https://www.patreon.com/user?u={patron.id}",
+        "vanity": patron.vanity,
+        **email,
+        **(odd_attributes or {}),
+    }
+    user = resource("user", patron.id, user_attributes, fields)
+    document = {"data": user, "links": {"self": f"{api_url}/user/{patron.id}"}}
+    if not include:
+        return document
+
+    # Without identity.memberships, only the membership in the client's own
+    # campaign shows.
+    memberships = [
+        membership
+        for membership in patron.memberships
+        if "identity.memberships" in scopes
+        or membership.campaign == server.directory.campaign
+    ]
+    members = [
+        resource(
+            "member",
+            patron.member_id(membership),
+            {**vars(membership), "full_name": patron.full_name, **email},
+            fields,
+        )
+        for membership in memberships
+    ]
+    user["relationships"] = {"memberships": {"data": [identifier(m) for m in members]}}
+    # Keyed by (type, id): JSON:API includes each resource once.
+    included = {}
+    for membership, member in zip(memberships, members, strict=True):
+        included["member", member["id"]] = member
+        relationships = {}
+        if "memberships.currently_entitled_tiers" in include:
+            tiers = [
+                resource("tier", tier.id, {**vars(tier), "url": tier.url}, fields)
+                for tier in membership.tiers
+            ]
+            relationships["currently_entitled_tiers"] = {
+                "data": [identifier(tier) for tier in tiers]
+            }
+            included |= {("tier", tier["id"]): tier for tier in tiers}
+        if "memberships.campaign" in include:
+            c = membership.campaign
+            campaign = resource("campaign", c.id, {**vars(c), "url": c.url}, fields)
+            relationships["campaign"] = {
+                "data": identifier(campaign),
+                "links": {"related": f"{api_url}/campaigns/{c.id}"},
+            }
+            included["campaign", c.id] = campaign
+        if relationships:
+            member["relationships"] = relationships
+    document["included"] = list(included.values())
+    return document
