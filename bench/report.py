@@ -515,8 +515,8 @@ def plot_throughput(results, points, path):
     names = {
         "pg": "PostgreSQL\n(the app as it is)",
         "redis": "PostgreSQL + Redis",
-        "pg-orm": "before: ORM lookup,\nclient-side binding",
-        "pg-unprepared": "compiled lookup,\nclient-side binding",
+        "pg-compiled": "before: compiled lookup",
+        "pg-unprepared": "client-side binding",
         "pg-nohc": "no health checks",
         "pg-recycle": "max_requests=1000",
     }
@@ -537,7 +537,7 @@ def plot_throughput(results, points, path):
     palette = {
         "pg": "#1f77b4",
         "redis": "#ff7f0e",
-        "pg-orm": "#9467bd",
+        "pg-compiled": "#9467bd",
         "pg-unprepared": "#c5b0d5",
         "pg-nohc": "#2ca02c",
         "pg-recycle": "#999999",
@@ -835,7 +835,7 @@ def notes(results, points):
             "me": ("pg", "me"),
             "select1": ("pg", "select1"),
             "cache": ("redis", "cache-get"),
-            "orm": ("pg-orm", "me"),
+            "orm": ("pg-compiled", "me"),
             "unprepared": ("pg-unprepared", "me"),
             "nohc": ("pg-nohc", "me"),
         }.items()
@@ -844,7 +844,7 @@ def notes(results, points):
     prof = profiles.get("me", {})
     shares = prof.get("shares", {})
     app = prof.get("app_cpu_ms", 0.0)
-    orm_prof = profiles.get("me, before (ORM lookup)", {})
+    orm_prof = profiles.get("me, before (compiled lookup)", {})
 
     def part(prefix, shares=shares):
         return sum(v for k, v in shares.items() if k.startswith(prefix))
@@ -892,7 +892,7 @@ def notes(results, points):
     if orm and me:
         text = (
             "- **Before** (the ORM session lookup of bench/orm_store.py, with"
-            f" client-side binding): /me at {by('pg-orm')}; {_ms(orm)} per"
+            f" client-side binding): /me at {by('pg-compiled')}; {_ms(orm)} per"
             f" request, against {_ms(me)} for the app now."
         )
         orm_shares = orm_prof.get("shares", {})
@@ -918,7 +918,7 @@ def notes(results, points):
             " (to the app as it is): gunicorn's"
             f" {unprepared['app']:.2f} to {me['app']:.2f} ms, PostgreSQL's"
             f" {unprepared['pg']:.2f} to {me['pg']:.2f} ms. By CPU, /me went from"
-            f" {med(cpu_ratios(points, 'pg-orm', 'me', middle)):.2f}x to"
+            f" {med(cpu_ratios(points, 'pg-compiled', 'me', middle)):.2f}x to"
             f" {med(cpu_ratios(points, 'pg-unprepared', 'me', middle)):.2f}x to"
             f" {med(cpu_ratios(points, 'pg', 'me', middle)):.2f}x the bare view."
         )

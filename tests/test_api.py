@@ -262,7 +262,7 @@ def test_session_list_shows_own_sessions_with_the_current_one_marked(
 
 
 def test_session_list_exposes_no_key(patron, settings):
-    from accounts.models import Session
+    from sessions.models import Session
 
     cookie = patron.cookies[settings.SESSION_COOKIE_NAME].value
     text = patron.get("/api/auth/sessions").content.decode()
@@ -360,7 +360,7 @@ def test_unknown_session_id_is_404_json(patron):
 
 
 def test_logout_leaves_no_row(patron):
-    from accounts.models import Session
+    from sessions.models import Session
 
     patron.post("/api/auth/logout", HTTP_X_CSRFTOKEN=csrf_token(patron))
     assert not Session.objects.exists()

@@ -8,7 +8,8 @@ from allauth.account.models import EmailAddress
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from accounts.models import Session, User
+from accounts.models import User
+from sessions.models import Session
 from tests.patreon import log_in
 
 pytestmark = pytest.mark.django_db
@@ -80,7 +81,7 @@ class Terminal(StringIO):
 
 
 def test_clear_expired_sessions_shows_a_progress_bar_in_a_terminal():
-    from accounts.session_store import SessionStore
+    from sessions.store import SessionStore
 
     for _ in range(4):
         store = SessionStore()
@@ -99,11 +100,11 @@ def test_staff_grant_and_remove_by_patreon_id(two_patrons):
     run("staff", "grant", "--patreon-id", "100001")
     user = User.objects.get(patreon__patreon_id="100001")
     assert user.is_staff
-    assert user.has_perm("accounts.delete_session")
+    assert user.has_perm("sessions.delete_session")
     run("staff", "remove", "--patreon-id", "100001")
     user = User.objects.get(pk=user.pk)
     assert not user.is_staff
-    assert not user.has_perm("accounts.delete_session")
+    assert not user.has_perm("sessions.delete_session")
     assert me_status(two_patrons["100001"]) == 401  # access removed, sessions ended
 
 
