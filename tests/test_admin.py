@@ -93,6 +93,23 @@ def test_revoke_all_of_a_users_sessions_from_the_session_list(
     assert not sessions_of("100001").exists()
 
 
+def test_each_users_history_gets_their_own_count_not_the_total(
+    staff, alice, client_factory, bob
+):
+    log_in(client_factory(), "100001")  # alice's second session
+    picked = [sessions_of("100001").first().pk, sessions_of("100002").get().pk]
+    run_action(staff, reverse(CHANGELIST), "revoke_all_of_users", picked)
+    said = {
+        entry.object_id: entry.get_change_message()
+        for entry in LogEntry.objects.filter(change_message__startswith="Revoked")
+    }
+    alice_id, bob_id = (
+        str(User.objects.get(patreon__patreon_id=p).pk) for p in ("100001", "100002")
+    )
+    assert said[alice_id].startswith("Revoked 2 session(s)")
+    assert said[bob_id].startswith("Revoked 1 session(s)")
+
+
 def test_revoke_all_sessions_from_the_user_admin(staff, alice, bob):
     user = User.objects.get(patreon__patreon_id="100001")
     run_action(
