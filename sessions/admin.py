@@ -246,9 +246,7 @@ class SessionAdmin(admin.ModelAdmin):
 
     @admin.display(boolean=True, description="active")
     def is_active(self, session):
-        # The rows of a page are loaded already: the rule of
-        # Session.objects.active(), applied to one of them.
-        return session.expire_date > timezone.now()
+        return session.is_live()
 
     def has_add_permission(self, request):
         return False

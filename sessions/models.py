@@ -114,6 +114,10 @@ class Session(AbstractBaseSession):
 
         return SessionStore
 
+    def is_live(self, now=None):
+        """``live_at``'s rule for a row already loaded (no query)."""
+        return self.expire_date > (now or timezone.now())
+
     @property
     def public_id(self):
         """An opaque id to show the owner: a prefix of the (already useless) hash."""

@@ -33,6 +33,8 @@ def test_a_session_is_live_until_its_expiry_date_and_not_at_it():
     row("b", expires=NOW)
     assert [s.pk[0] for s in Session.objects.active(NOW)] == ["a"]
     assert [s.pk[0] for s in Session.objects.expired(NOW)] == ["b"]
+    # A loaded row answers the same, without a query.
+    assert [s.pk[0] for s in Session.objects.all() if s.is_live(NOW)] == ["a"]
 
 
 def test_active_and_expired_split_every_row(ada):
