@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views import View
 
-from accounts import revocation
+from sessions.models import PUBLIC_ID_LENGTH
 from ventures import errors
 
 
@@ -140,7 +140,7 @@ class AuthenticatedApiView(ApiView):
 class SessionsView(AuthenticatedApiView):
     def get(self, request):
         """The caller's own active sessions, the current one marked."""
-        rows = revocation.active(request.user.sessions.order_by("-created_at"))
+        rows = request.user.sessions.active().order_by("-created_at")
         current = request.session.row_key
         return JsonResponse({"sessions": [session_payload(r, current) for r in rows]})
 
@@ -148,21 +148,24 @@ class SessionsView(AuthenticatedApiView):
 class SessionView(AuthenticatedApiView):
     def delete(self, request, public_id):
         """End one of the caller's sessions; another one needs a recent login."""
-        rows = [
-            r
-            for r in revocation.active(request.user.sessions.all())
-            if r.public_id == public_id
-        ]
-        if not rows:
+        # The public id is a prefix of the key hash: found in SQL, among the
+        # caller's own rows.
+        row = (
+            request.user.sessions.active()
+            .filter(session_key__startswith=public_id)
+            .first()
+            if len(public_id) == PUBLIC_ID_LENGTH
+            else None
+        )
+        if row is None:
             return errors.json_error(404, "not_found", "No such session.")
-        [row] = rows
         if row.session_key == request.session.row_key:
             auth_logout(request)
             return JsonResponse({"revoked": 1, "authenticated": False})
         if not request.session.is_recent_login(settings.SESSION_RECENT_LOGIN):
             return needs_recent_login(request)
-        count = revocation.revoke_sessions(
-            request.user.sessions.filter(pk=row.pk), by=request.user, request=request
+        count = request.user.sessions.filter(pk=row.pk).revoke(
+            by=request.user, request=request
         )
         return JsonResponse({"revoked": count, "authenticated": True})
 
@@ -172,10 +175,7 @@ class RevokeOthersView(AuthenticatedApiView):
         """End every session of the caller but this one (needs a recent login)."""
         if not request.session.is_recent_login(settings.SESSION_RECENT_LOGIN):
             return needs_recent_login(request)
-        count = revocation.revoke_user_sessions(
-            [request.user],
-            by=request.user,
-            request=request,
-            keep=request.session.row_key,
+        count = request.user.sessions.exclude(pk=request.session.row_key).revoke(
+            by=request.user, request=request, scope="users"
         )
         return JsonResponse({"revoked": count, "authenticated": True})

@@ -17,9 +17,8 @@ from django.shortcuts import render
 from django.urls import reverse
 from requests import ConnectionError, Timeout
 
-from accounts import events
 from accounts.patreon.identity import PatreonError
-from ventures import errors
+from ventures import errors, events
 
 DENIED = "denied"  # the patron pressed Deny on Patreon's consent page
 STATE_MISMATCH = "state_mismatch"  # no login of this browser awaits this answer

@@ -1,12 +1,5 @@
-from importlib import import_module
-
-from django.conf import settings
 from django.contrib.auth.models import AbstractUser
-from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
-
-USER_AGENT_MAX_LENGTH = 255
-PUBLIC_ID_LENGTH = 20
 
 
 class User(AbstractUser):
@@ -40,37 +33,3 @@ class PatreonMembership(models.Model):
 
     def __str__(self):
         return f"Patreon {self.patreon_id}"
-
-
-class Session(AbstractBaseSession):
-    """
-    A login session: Django's session row, plus who owns it and what staff
-    need to recognise it.
-
-    ``session_key`` holds a keyed hash of the cookie's key, never the key
-    itself, so a database dump, a log line or an admin URL hands nobody a
-    live session (see ``accounts.session_store``).
-    """
-
-    session_key = models.CharField("key hash", max_length=64, primary_key=True)
-    user = models.ForeignKey(
-        User, null=True, blank=True, on_delete=models.CASCADE, related_name="sessions"
-    )
-    created_at = models.DateTimeField(db_index=True)
-    last_seen = models.DateTimeField()
-    ip = models.GenericIPAddressField("IP address", null=True, blank=True)
-    user_agent = models.CharField(max_length=USER_AGENT_MAX_LENGTH, blank=True)
-
-    class Meta(AbstractBaseSession.Meta):
-        indexes = [models.Index(fields=["user", "-created_at"])]
-
-    @classmethod
-    def get_session_store_class(cls):
-        # Found through the setting, as Django's SessionMiddleware does: the
-        # store imports this model, so an import back would be a cycle.
-        return import_module(settings.SESSION_ENGINE).SessionStore
-
-    @property
-    def public_id(self):
-        """An opaque id to show the owner: a prefix of the (already useless) hash."""
-        return self.session_key[:PUBLIC_ID_LENGTH]

@@ -22,8 +22,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
-from accounts import events
-from ventures import errors
+from ventures import errors, events
 from ventures.network import client_ip
 
 logger = logging.getLogger(__name__)

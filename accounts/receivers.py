@@ -5,8 +5,8 @@ import logging
 from allauth.account.models import EmailAddress
 from django.utils import timezone
 
-from accounts import events
 from accounts.models import PatreonMembership
+from ventures import events
 
 
 def record_login(sender, request, user, sociallogin=None, **kwargs):

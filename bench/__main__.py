@@ -56,7 +56,7 @@ ENDPOINTS = {
 # 20,000) to show what frequent recycling costs.
 STEADY = {"GUNICORN_MAX_REQUESTS": "0"}
 RECYCLE_1000 = {"GUNICORN_MAX_REQUESTS": "1000", "GUNICORN_MAX_REQUESTS_JITTER": "100"}
-ORM_STORE = {"BENCH_SESSION_ENGINE": "bench.orm_store"}
+COMPILED_STORE = {"BENCH_SESSION_ENGINE": "bench.compiled_store"}
 NO_HEALTH_CHECKS = {"BENCH_CONN_HEALTH_CHECKS": "false"}
 # Django's defaults, which the app overrides on PostgreSQL: no server-side
 # binding, no prepared statements (bench.settings).
@@ -70,11 +70,10 @@ ATTEMPTS = 5
 # The two configurations the targets are about, at every concurrency level.
 MAIN = ("pg", "redis")
 # Variants at the middle concurrency level only: the app as it was before
-# (the ORM lookup, client-side binding) as a baseline; the app's compiled
-# lookup with client-side binding, to tell what the compiled lookup gains from
-# what prepared statements gain; and the app without health checks or with
-# frequent worker recycling.
-VARIANTS = ("pg-orm", "pg-unprepared", "pg-nohc", "pg-recycle")
+# (the hand-compiled lookup of bench/compiled_store.py) as a baseline; the
+# app with client-side binding, to tell what prepared statements gain; and
+# the app without health checks or with frequent worker recycling.
+VARIANTS = ("pg-compiled", "pg-unprepared", "pg-nohc", "pg-recycle")
 
 
 def configurations():
@@ -82,14 +81,13 @@ def configurations():
         Config("pg", "PostgreSQL", dict(STEADY)),
         Config("redis", "PostgreSQL + Redis", dict(STEADY), redis=True),
         Config(
-            "pg-orm",
-            "PostgreSQL, before: ORM session lookup (bench/orm_store.py),"
-            " client-side binding",
-            {**STEADY, **ORM_STORE, **CLIENT_SIDE},
+            "pg-compiled",
+            "PostgreSQL, before: compiled session lookup (bench/compiled_store.py)",
+            {**STEADY, **COMPILED_STORE},
         ),
         Config(
             "pg-unprepared",
-            "PostgreSQL, compiled lookup, client-side binding",
+            "PostgreSQL, client-side binding",
             {**STEADY, **CLIENT_SIDE},
         ),
         Config(
@@ -327,7 +325,7 @@ class Runner:
         seconds = 8
         for name, key, endpoint in (
             ("me", "pg", "me"),
-            ("me, before (ORM lookup)", "pg-orm", "me"),
+            ("me, before (compiled lookup)", "pg-compiled", "me"),
             ("bare", "pg", "bare"),
         ):
             workers = load.children_of(self.configs[key].instance.pid)

@@ -25,7 +25,7 @@ def notes(results, points):
             "me": ("pg", "me"),
             "select1": ("pg", "select1"),
             "cache": ("redis", "cache-get"),
-            "orm": ("pg-orm", "me"),
+            "orm": ("pg-compiled", "me"),
             "unprepared": ("pg-unprepared", "me"),
             "nohc": ("pg-nohc", "me"),
         }.items()
@@ -34,7 +34,7 @@ def notes(results, points):
     prof = profiles.get("me", {})
     shares = prof.get("shares", {})
     app = prof.get("app_cpu_ms", 0.0)
-    orm_prof = profiles.get("me, before (ORM lookup)", {})
+    orm_prof = profiles.get("me, before (compiled lookup)", {})
 
     def part(prefix, shares=shares):
         return sum(v for k, v in shares.items() if k.startswith(prefix))
@@ -82,7 +82,7 @@ def notes(results, points):
     if orm and me:
         text = (
             "- **Before** (the ORM session lookup of bench/orm_store.py, with"
-            f" client-side binding): /me at {by('pg-orm')}; {ms_pair(orm)} per"
+            f" client-side binding): /me at {by('pg-compiled')}; {ms_pair(orm)} per"
             f" request, against {ms_pair(me)} for the app now."
         )
         orm_shares = orm_prof.get("shares", {})
@@ -108,7 +108,7 @@ def notes(results, points):
             " (to the app as it is): gunicorn's"
             f" {unprepared['app']:.2f} to {me['app']:.2f} ms, PostgreSQL's"
             f" {unprepared['pg']:.2f} to {me['pg']:.2f} ms. By CPU, /me went from"
-            f" {med(cpu_ratios(points, 'pg-orm', 'me', middle)):.2f}x to"
+            f" {med(cpu_ratios(points, 'pg-compiled', 'me', middle)):.2f}x to"
             f" {med(cpu_ratios(points, 'pg-unprepared', 'me', middle)):.2f}x to"
             f" {med(cpu_ratios(points, 'pg', 'me', middle)):.2f}x the bare view."
         )

@@ -101,8 +101,8 @@ def plot_throughput(results, points, path):
     names = {
         "pg": "PostgreSQL\n(the app as it is)",
         "redis": "PostgreSQL + Redis",
-        "pg-orm": "before: ORM lookup,\nclient-side binding",
-        "pg-unprepared": "compiled lookup,\nclient-side binding",
+        "pg-compiled": "before: compiled lookup",
+        "pg-unprepared": "client-side binding",
         "pg-nohc": "no health checks",
         "pg-recycle": "max_requests=1000",
     }
@@ -123,7 +123,7 @@ def plot_throughput(results, points, path):
     palette = {
         "pg": "#1f77b4",
         "redis": "#ff7f0e",
-        "pg-orm": "#9467bd",
+        "pg-compiled": "#9467bd",
         "pg-unprepared": "#c5b0d5",
         "pg-nohc": "#2ca02c",
         "pg-recycle": "#999999",

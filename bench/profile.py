@@ -15,9 +15,9 @@ import tempfile
 from pathlib import Path
 
 # (category, marker frames: any one of them in the stack), first match wins.
-# The app's session lookup comes before the ORM's rows: it builds its
-# instances with Model.from_db too, and its class is named _SessionQuery.
-# The ORM rows only ever match the previous ORM lookup (bench/orm_store.py).
+# The compiled lookup (the baseline, bench/compiled_store.py) comes before
+# the ORM's rows: it builds its instances with Model.from_db too. The app's
+# own lookup (sessions.store.fetch) shows in the ORM rows.
 CATEGORIES = [
     ("connection health check (`SELECT 1`, CONN_HEALTH_CHECKS)", ["is_usable"]),
     ("database round trip and driver (psycopg)", ["(psycopg/"]),
@@ -26,8 +26,8 @@ CATEGORIES = [
         ["CursorWrapper.", "CursorDebugWrapper."],
     ),
     (
-        "session lookup (accounts/session_lookup.py)",
-        ["accounts/session_lookup.py"],
+        "session lookup (bench/compiled_store.py)",
+        ["bench/compiled_store.py"],
     ),
     ("ORM: compiling the SQL", ["SQLCompiler."]),
     ("ORM: rows to model instances", ["ModelIterable.__iter__", "Model.from_db"]),

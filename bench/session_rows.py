@@ -8,7 +8,7 @@ How session administration scales with the number of session rows.
 Fills the sessions table with N rows (10 per user, half of them expired)
 and measures, in this process, with the app's own code paths:
 
-- revoking every session of one user (accounts.revocation, as the admin
+- revoking every session of one user (Session.objects...revoke(), as the admin
   action, the API and the command do);
 - the admin session list page (unfiltered, as staff open it; and filtered
   to active sessions, which must count exactly), split into SQL time and
@@ -265,8 +265,8 @@ def measure_cleanup(batch_size=1000):
     from django.db import connection
     from django.utils import timezone
 
-    from accounts.models import Session
-    from accounts.session_store import SessionStore
+    from sessions.models import Session
+    from sessions.store import SessionStore
 
     now = timezone.now()
     expired = Session.objects.filter(expire_date__lt=now).count()
@@ -318,7 +318,6 @@ def measure(rows, runs=5):
     from django.db import connection
     from django.test import Client
 
-    from accounts import revocation
     from accounts.models import User
 
     began = time.perf_counter()
@@ -346,10 +345,10 @@ def measure(rows, runs=5):
     for _ in range(runs):
         restore_user_sessions()
         start = time.perf_counter()
-        revocation.revoke_user_sessions([target])
+        target.sessions.all().revoke(scope="users")
         revoke_samples.append((time.perf_counter() - start) * 1000)
 
-    changelist = "/admin/accounts/session/"
+    changelist = "/admin/sessions/session/"
     median_page(admin, changelist, runs=1)  # warm the templates
     admin_ms, admin_sql, admin_queries = median_page(admin, changelist, runs)
     active_ms = median_page(admin, changelist, runs=3, state="active")[0]

@@ -10,8 +10,8 @@ Three variables let the benchmark measure a variant side by side with the
 app as it is; unset (the main configurations), nothing differs from
 production:
 
-- ``BENCH_SESSION_ENGINE``: another session store (bench.orm_store, the
-  app's previous ORM lookup, as a baseline).
+- ``BENCH_SESSION_ENGINE``: another session store (bench.compiled_store,
+  the app's previous hand-compiled lookup, as a baseline).
 - ``BENCH_CONN_HEALTH_CHECKS=false``: no ``SELECT 1`` before each request's
   first query.
 - ``BENCH_CLIENT_SIDE_BINDING=true``: Django's defaults for psycopg, which

@@ -103,3 +103,13 @@ def superuser(django_user_model, client_factory):
     browser.force_login(user)
     browser.user = user
     return browser
+
+
+@pytest.fixture
+def two_patrons(client_factory, fake_patreon):
+    """Browsers logged in as Patreon users 100001 and 100002, by Patreon id."""
+    browsers = {}
+    for patreon_id in ("100001", "100002"):
+        browsers[patreon_id] = client_factory()
+        log_in(browsers[patreon_id], patreon_id)
+    return browsers

@@ -12,14 +12,15 @@ from django.contrib.auth.models import Group, Permission
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.admin import SessionAdmin
-from accounts.models import Session, User
+from accounts.models import User
+from sessions.admin import SessionAdmin
+from sessions.models import Session
 from tests.conftest import SUPERUSER_PASSWORD
 from tests.patreon import CSRF_INPUT, log_in, start_login
 
 pytestmark = pytest.mark.django_db
 
-CHANGELIST = "admin:accounts_session_changelist"
+CHANGELIST = "admin:sessions_session_changelist"
 
 
 def csrf(response):
@@ -92,6 +93,23 @@ def test_revoke_all_of_a_users_sessions_from_the_session_list(
     assert not sessions_of("100001").exists()
 
 
+def test_each_users_history_gets_their_own_count_not_the_total(
+    staff, alice, client_factory, bob
+):
+    log_in(client_factory(), "100001")  # alice's second session
+    picked = [sessions_of("100001").first().pk, sessions_of("100002").get().pk]
+    run_action(staff, reverse(CHANGELIST), "revoke_all_of_users", picked)
+    said = {
+        entry.object_id: entry.get_change_message()
+        for entry in LogEntry.objects.filter(change_message__startswith="Revoked")
+    }
+    alice_id, bob_id = (
+        str(User.objects.get(patreon__patreon_id=p).pk) for p in ("100001", "100002")
+    )
+    assert said[alice_id].startswith("Revoked 2 session(s)")
+    assert said[bob_id].startswith("Revoked 1 session(s)")
+
+
 def test_revoke_all_sessions_from_the_user_admin(staff, alice, bob):
     user = User.objects.get(patreon__patreon_id="100001")
     run_action(
@@ -122,7 +140,7 @@ def test_revoke_button_refuses_get(staff, alice):
 
 
 def test_revoke_every_session_asks_first_then_logs_everyone_out(staff, alice, bob):
-    url = reverse("admin:accounts_session_revoke_everything")
+    url = reverse("admin:sessions_session_revoke_everything")
     page = staff.get(url)
     assert page.status_code == 200
     assert b"Yes, revoke every session" in page.content
@@ -240,7 +258,7 @@ def test_session_list_sorts_by_expiry(staff, alice, bob):
 
 def test_session_detail_is_read_only_without_session_data(staff, alice):
     [session] = sessions_of("100001")
-    response = staff.get(reverse("admin:accounts_session_change", args=[session.pk]))
+    response = staff.get(reverse("admin:sessions_session_change", args=[session.pk]))
     html = response.content.decode()
     assert response.status_code == 200
     assert session.session_data not in html
@@ -248,7 +266,7 @@ def test_session_detail_is_read_only_without_session_data(staff, alice):
 
 
 def test_no_add_page_for_sessions(staff):
-    assert staff.get(reverse("admin:accounts_session_add")).status_code == 403
+    assert staff.get(reverse("admin:sessions_session_add")).status_code == 403
 
 
 @pytest.mark.parametrize("term", ["100001", "patron100001@example.test", "127.0"])
@@ -345,7 +363,7 @@ def test_nothing_in_the_admin_hands_staff_a_live_session_key(staff, alice, setti
     """Pages, links and URLs show the key's hash; the cookie's key is nowhere."""
     key = alice.cookies[settings.SESSION_COOKIE_NAME].value
     [session] = sessions_of("100001")
-    change = reverse("admin:accounts_session_change", args=[session.pk])
+    change = reverse("admin:sessions_session_change", args=[session.pk])
     pages = [staff.get(reverse(CHANGELIST)), staff.get(change)]
     pages.append(staff.get(reverse(CHANGELIST), {"q": "100001"}))
     for page in pages:
@@ -552,7 +570,7 @@ def test_staff_cannot_give_the_staff_group_more_permissions(staff_member):
 
 def test_staff_cannot_edit_a_session(staff_member, alice):
     [session] = sessions_of("100001")
-    url = reverse("admin:accounts_session_change", args=[session.pk])
+    url = reverse("admin:sessions_session_change", args=[session.pk])
     form = whole_form(staff_member, user_change(staff_member.user))
     form.update(ip=["203.0.113.9"], user=[str(staff_member.user.pk)])
     assert staff_member.post(url, form).status_code == 403
@@ -592,7 +610,7 @@ def test_a_superuser_grants_staff_in_the_admin(superuser, alice):
     patron = User.objects.get(pk=patron.pk)
     assert patron.is_staff
     assert not patron.is_superuser
-    assert patron.has_perm("accounts.delete_session")
+    assert patron.has_perm("sessions.delete_session")
 
 
 def _fields(html, form_id="user_form"):

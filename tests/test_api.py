@@ -4,6 +4,8 @@ from datetime import timedelta
 
 import pytest
 from allauth.account.models import EmailAddress
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import User
@@ -262,7 +264,7 @@ def test_session_list_shows_own_sessions_with_the_current_one_marked(
 
 
 def test_session_list_exposes_no_key(patron, settings):
-    from accounts.models import Session
+    from sessions.models import Session
 
     cookie = patron.cookies[settings.SESSION_COOKIE_NAME].value
     text = patron.get("/api/auth/sessions").content.decode()
@@ -359,8 +361,41 @@ def test_unknown_session_id_is_404_json(patron):
     assert response.json()["error"] == "not_found"
 
 
+@pytest.mark.parametrize("shape", ["prefix", "percent", "underscore", "longer"])
+def test_only_the_exact_public_id_ends_a_session(patron, second_browser, shape):
+    """The id is a prefix of the hash: a shorter one, a LIKE pattern or more
+    characters name no session (the lookup is a prefix match in SQL)."""
+    other = other_session_id(patron)
+    public_id = {
+        "prefix": other[:-1],
+        "percent": other[:-1] + "%",
+        "underscore": other[:-1] + "_",
+        "longer": other + "0",
+    }[shape]
+    response = patron.delete(
+        f"/api/auth/sessions/{public_id}", HTTP_X_CSRFTOKEN=csrf_token(patron)
+    )
+    assert response.status_code == 404
+    assert second_browser.get("/api/auth/me").status_code == 200
+
+
+def test_ending_a_session_queries_only_the_callers_live_rows(patron, second_browser):
+    """Found in SQL, not by loading every session of the user into Python."""
+    other = other_session_id(patron)
+    token = csrf_token(patron)
+    with CaptureQueriesContext(connection) as queries:
+        patron.delete(f"/api/auth/sessions/{other}", HTTP_X_CSRFTOKEN=token)
+    [find] = [
+        q["sql"]
+        for q in queries.captured_queries
+        if q["sql"].startswith("SELECT") and "LIKE" in q["sql"]
+    ]
+    assert "expire_date" in find
+    assert "user_id" in find
+
+
 def test_logout_leaves_no_row(patron):
-    from accounts.models import Session
+    from sessions.models import Session
 
     patron.post("/api/auth/logout", HTTP_X_CSRFTOKEN=csrf_token(patron))
     assert not Session.objects.exists()

@@ -570,7 +570,7 @@ def test_staff_revoking_a_session_in_the_admin_logs_that_browser_out(
     manage(stack, "staff", "grant", "--patreon-id", "1007", "--superuser")
 
     admin = staffer.page
-    admin.goto(f"{API_ORIGIN}/admin/accounts/session/")
+    admin.goto(f"{API_ORIGIN}/admin/sessions/session/")
     admin.wait_for_selector("#result_list")
     # Every column fits the screen: nothing scrolls sideways.
     assert admin.evaluate("document.documentElement.scrollWidth") <= 1280
@@ -584,7 +584,7 @@ def test_staff_revoking_a_session_in_the_admin_logs_that_browser_out(
 
     admin.fill("#searchbar", "1006")
     admin.press("#searchbar", "Enter")
-    admin.wait_for_url(re.compile(r".*/admin/accounts/session/\?q=1006$"))
+    admin.wait_for_url(re.compile(r".*/admin/sessions/session/\?q=1006$"))
     rows = admin.locator("#result_list tbody tr")
     assert rows.count() == 1, admin.inner_text("#result_list")
     rows.first.locator("input.action-select").check()

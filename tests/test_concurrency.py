@@ -49,7 +49,8 @@ DEADLINE = 120
 ROWS = """
 import json
 from allauth.socialaccount.models import SocialAccount
-from accounts.models import PatreonMembership, Session, User
+from accounts.models import PatreonMembership, User
+from sessions.models import Session
 ids = {ids!r}
 print(json.dumps({{
     "user": sorted(

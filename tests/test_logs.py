@@ -77,7 +77,7 @@ def test_logout_and_revocation_are_logged_with_who_and_whose(
 ):
     from django.urls import reverse
 
-    from accounts.models import Session
+    from sessions.models import Session
     from tests.patreon import log_in
 
     alice, bob = client_factory(), client_factory()
@@ -86,7 +86,7 @@ def test_logout_and_revocation_are_logged_with_who_and_whose(
     bob_id = Session.objects.get(user__patreon__patreon_id="1002").user_id
     token = alice.get("/api/auth/csrf").json()["csrf_token"]
     alice.post("/api/auth/logout", HTTP_X_CSRFTOKEN=token)
-    url = reverse("admin:accounts_session_changelist")
+    url = reverse("admin:sessions_session_changelist")
     page = staff.get(url).content.decode()
     staff.post(
         url,

@@ -6,7 +6,7 @@ only from our own proxies, by one peer check.
 import pytest
 from django.test import Client, RequestFactory
 
-from accounts.models import Session
+from sessions.models import Session
 from tests.conftest import API_HOST
 from ventures.network import client_ip, is_trusted_proxy
 

@@ -16,13 +16,14 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from accounts.models import PatreonMembership, Session, User
-from accounts.session_store import hash_key
+from accounts.models import PatreonMembership, User
+from sessions.models import Session
+from sessions.store import hash_key
 from tests.patreon import log_in
 
 pytestmark = pytest.mark.django_db
 
-CHANGELIST = "admin:accounts_session_changelist"
+CHANGELIST = "admin:sessions_session_changelist"
 WRITES = ("INSERT", "UPDATE", "DELETE")
 _numbers = itertools.count(1)
 

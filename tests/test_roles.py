@@ -41,7 +41,8 @@ from django.core.management import call_command
 from django.urls import URLResolver, get_resolver, resolve, reverse
 from django.urls.exceptions import Resolver404
 
-from accounts.models import Session, User
+from accounts.models import User
+from sessions.models import Session
 from tests.patreon import log_in
 
 pytestmark = pytest.mark.django_db
@@ -91,13 +92,13 @@ ADMIN_URLS = [
     ("auth_user_password_change",            "staff",      LOGIN,    LOGIN,  403,    200),
     ("accounts_user_revoke_sessions",        "patron",     LOGIN,    LOGIN,  403,    403),  # POST only
     # Sessions: staff inspect and revoke; nobody edits or adds one.
-    ("accounts_session_changelist",          None,         LOGIN,    LOGIN,  200,    200),
-    ("accounts_session_add",                 None,         LOGIN,    LOGIN,  403,    403),
-    ("accounts_session_change",              "patron",     LOGIN,    LOGIN,  200,    200),
-    ("accounts_session_history",             "patron",     LOGIN,    LOGIN,  200,    200),
-    ("accounts_session_delete",              "patron",     LOGIN,    LOGIN,  200,    200),
-    ("accounts/session/<path:object_id>/",   "patron",     LOGIN,    LOGIN,  CHANGE, CHANGE),
-    ("accounts_session_revoke_everything",   None,         LOGIN,    LOGIN,  200,    200),
+    ("sessions_session_changelist",          None,         LOGIN,    LOGIN,  200,    200),
+    ("sessions_session_add",                 None,         LOGIN,    LOGIN,  403,    403),
+    ("sessions_session_change",              "patron",     LOGIN,    LOGIN,  200,    200),
+    ("sessions_session_history",             "patron",     LOGIN,    LOGIN,  200,    200),
+    ("sessions_session_delete",              "patron",     LOGIN,    LOGIN,  200,    200),
+    ("sessions/session/<path:object_id>/",   "patron",     LOGIN,    LOGIN,  CHANGE, CHANGE),
+    ("sessions_session_revoke_everything",   None,         LOGIN,    LOGIN,  200,    200),
     # Groups carry permissions: the superuser's alone.
     ("auth_group_changelist",                None,         LOGIN,    LOGIN,  403,    200),
     ("auth_group_add",                       None,         LOGIN,    LOGIN,  403,    200),
@@ -137,15 +138,15 @@ ADMIN_POSTS = [
     # name                                   target        anonymous patron  staff   superuser
     ("accounts_user_revoke_sessions",        "patron",     LOGIN,    LOGIN,  RAN,    RAN),
     ("accounts_user_revoke_sessions",        "superuser",  LOGIN,    LOGIN,  404,    RAN),
-    ("accounts_session_revoke_everything",   None,         LOGIN,    LOGIN,  RAN,    RAN),
+    ("sessions_session_revoke_everything",   None,         LOGIN,    LOGIN,  RAN,    RAN),
 ]
 
 # Admin actions, posted through their changelist with the target selected.
 ADMIN_ACTIONS = [
     # model                       action                 target       anonymous patron staff    superuser
-    ("accounts.session",          "revoke_selected",     "patron",    LOGIN,    LOGIN, RAN,     RAN),
-    ("accounts.session",          "revoke_all_of_users", "patron",    LOGIN,    LOGIN, RAN,     RAN),
-    ("accounts.session",          "delete_selected",     "patron",    LOGIN,    LOGIN, REFUSED, REFUSED),
+    ("sessions.session",          "revoke_selected",     "patron",    LOGIN,    LOGIN, RAN,     RAN),
+    ("sessions.session",          "revoke_all_of_users", "patron",    LOGIN,    LOGIN, RAN,     RAN),
+    ("sessions.session",          "delete_selected",     "patron",    LOGIN,    LOGIN, REFUSED, REFUSED),
     ("accounts.user",             "revoke_sessions",     "patron",    LOGIN,    LOGIN, RAN,     RAN),
     ("accounts.user",             "revoke_sessions",     "superuser", LOGIN,    LOGIN, REFUSED, RAN),
     ("accounts.user",             "delete_selected",     "patron",    LOGIN,    LOGIN, REFUSED, RAN),

@@ -156,7 +156,7 @@ def test_production_cookie_names_carry_a_prefix(overrides, session, csrf):
 @pytest.fixture
 def fresh_checkout(tmp_path):
     """A copy of the project's code, as a fresh clone has it."""
-    for name in ("ventures", "accounts", "templates", "manage.py"):
+    for name in ("ventures", "accounts", "sessions", "templates", "manage.py"):
         source = ROOT / name
         if source.is_dir():
             shutil.copytree(source, tmp_path / name)

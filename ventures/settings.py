@@ -82,8 +82,8 @@ if TRUSTED_PROXIES:
 # SESSIONS
 # ------------------------------------------------------------------------------
 # Rows in accounts_session, keyed by a hash of the cookie's key, with an owner
-# (accounts.session_store). Timeouts are enforced on the server, in seconds.
-SESSION_ENGINE = "accounts.session_store"
+# (sessions.store). Timeouts are enforced on the server, in seconds.
+SESSION_ENGINE = "sessions.store"
 SESSION_ABSOLUTE_TIMEOUT = env.int("SESSION_ABSOLUTE_TIMEOUT", default=7 * 24 * 3600)
 SESSION_IDLE_TIMEOUT = env.int("SESSION_IDLE_TIMEOUT", default=24 * 3600)
 STAFF_SESSION_ABSOLUTE_TIMEOUT = env.int(
@@ -144,6 +144,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.patreon",
     "ventures",
     "accounts",
+    "sessions",
 ]
 
 MIDDLEWARE = [
@@ -155,7 +156,7 @@ MIDDLEWARE = [
     "ventures.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "corsheaders.middleware.CorsMiddleware",
-    "accounts.middleware.SessionActivityMiddleware",
+    "sessions.middleware.SessionActivityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",

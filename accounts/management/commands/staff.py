@@ -1,32 +1,33 @@
 from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
+from django.db.models import Q
 
-from accounts import revocation
 from accounts.models import User
 
 STAFF_GROUP = "Staff"
 # What staff need to inspect and revoke sessions, view users and their
 # memberships, and deactivate a user (change_user: accounts.admin.UserAdmin
-# lets staff change is_active and nothing else). Migration
-# 0003_staff_group_permissions trims an existing group to this list.
+# lets staff change is_active and nothing else), as "app_label.codename".
+# Migration 0003_staff_group_permissions trims an existing group to this
+# list (the session ones were accounts' then: accounts 0004 moved them).
 STAFF_PERMISSIONS = [
-    "view_session",
-    "delete_session",
-    "view_user",
-    "change_user",
-    "view_patreonmembership",
+    "sessions.view_session",
+    "sessions.delete_session",
+    "accounts.view_user",
+    "accounts.change_user",
+    "accounts.view_patreonmembership",
 ]
 
 
 def staff_group():
     """The group holding the staff permissions, created on first use."""
     group, _ = Group.objects.get_or_create(name=STAFF_GROUP)
-    group.permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="accounts", codename__in=STAFF_PERMISSIONS
-        )
-    )
+    wanted = Q()
+    for permission in STAFF_PERMISSIONS:
+        app_label, codename = permission.split(".")
+        wanted |= Q(content_type__app_label=app_label, codename=codename)
+    group.permissions.set(Permission.objects.filter(wanted))
     return group
 
 
@@ -96,7 +97,7 @@ class Command(BaseCommand):
             user.groups.add(staff_group())
         else:
             user.groups.remove(*Group.objects.filter(name=STAFF_GROUP))
-            revocation.revoke_user_sessions([user], by="manage.py")
+            user.sessions.all().revoke(by="manage.py", scope="users")
         self.stdout.write(
             self.style.SUCCESS(
                 f"{user}: staff={user.is_staff}, superuser={user.is_superuser}."

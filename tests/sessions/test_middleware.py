@@ -1,5 +1,5 @@
 """
-accounts.middleware: who a session was used from, and how rarely that costs
+sessions.middleware: who a session was used from, and how rarely that costs
 a database write.
 """
 
@@ -9,8 +9,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import Session
-from accounts.session_store import SessionStore, hash_key
+from sessions.models import Session
+from sessions.store import SessionStore, hash_key
 from tests.patreon import consent, path_of, start_login
 
 pytestmark = pytest.mark.django_db

@@ -1,8 +1,7 @@
 from django.core.management.base import BaseCommand
-from django.utils import timezone
 
-from accounts.models import Session
-from accounts.session_store import SessionStore
+from sessions.models import Session
+from sessions.store import SessionStore
 
 BAR_WIDTH = 30
 
@@ -20,7 +19,7 @@ class Command(BaseCommand):
         progress = None
         if self.stdout.isatty():
             # Sessions expiring while this runs are deleted too: cap at 100%.
-            total = Session.objects.filter(expire_date__lt=timezone.now()).count()
+            total = Session.objects.expired().count()
 
             def progress(deleted):
                 share = min(deleted / total, 1) if total else 1

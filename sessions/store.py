@@ -1,7 +1,7 @@
 """
 Database sessions with an owner, keyed hashes and server-side timeouts.
 
-``SESSION_ENGINE = "accounts.session_store"``. Django's database store,
+``SESSION_ENGINE = "sessions.store"``. Django's database store,
 extended through its documented hooks, with three changes:
 
 - The row's primary key is an HMAC of the cookie's session key (as Rails has
@@ -18,10 +18,6 @@ extended through its documented hooks, with three changes:
   until ``start_login`` switches it to its owner's.
 """
 
-from contextvars import ContextVar
-from dataclasses import dataclass
-from datetime import timedelta
-
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
@@ -29,60 +25,28 @@ from django.contrib.sessions.backends.db import SessionStore as DBStore
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from accounts import session_lookup
-from accounts.models import USER_AGENT_MAX_LENGTH
+from sessions import context
+from sessions.limits import Limits
+from sessions.models import USER_AGENT_MAX_LENGTH, Session
 
 
-@dataclass(frozen=True)
-class Client:
-    """Where the request being served comes from."""
-
-    ip: str | None
-    user_agent: str
-
-
-# Set by accounts.middleware for each request. Stores are created in places
-# that never see the request (allauth re-creates request.session), so the
-# client travels with the request's context instead of the store.
-current_client = ContextVar("current_client", default=None)
-NO_CLIENT = Client(None, "")  # management commands, shells
-
-
-# The owner of the session loaded for the current request, fetched in the
-# same query as the row, so authenticating costs no second query
-# (accounts.backends reads it). Reset for each request by the middleware.
-loaded_user = ContextVar("loaded_user", default=None)
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How long a session may live in all, and without activity."""
-
-    absolute: timedelta
-    idle: timedelta
-
-    @classmethod
-    def for_user(cls, user):
-        """
-        Staff sessions are short; people's follow the people limits; a session
-        without a user (a login in progress) lives SESSION_ANONYMOUS_TIMEOUT.
-        """
-        if user is None:
-            anonymous = timedelta(seconds=settings.SESSION_ANONYMOUS_TIMEOUT)
-            return cls(anonymous, anonymous)
-        if user.is_staff:
-            return cls(
-                timedelta(seconds=settings.STAFF_SESSION_ABSOLUTE_TIMEOUT),
-                timedelta(seconds=settings.STAFF_SESSION_IDLE_TIMEOUT),
-            )
-        return cls(
-            timedelta(seconds=settings.SESSION_ABSOLUTE_TIMEOUT),
-            timedelta(seconds=settings.SESSION_IDLE_TIMEOUT),
-        )
+def fetch(hashes, now):
+    """
+    The live session whose key hash is one of ``hashes`` (lowest hash first),
+    with its owner and the owner's Patreon membership, in one query; or None.
+    """
+    return (
+        Session.objects.active(now)
+        .select_related("user__patreon")
+        .filter(session_key__in=hashes)
+        .order_by("pk")
+        .first()
+    )
 
 
 def hash_key(session_key, secret=None):
     """The keyed hash that stands for ``session_key`` in the database."""
+    # The salt names the store's first home; changing it would log everyone out.
     return salted_hmac(
         "accounts.session_store", session_key, secret=secret, algorithm="sha256"
     ).hexdigest()
@@ -97,9 +61,9 @@ def _hashes(session_key):
 
 
 class SessionStore(DBStore):
-    # The one query that finds a live row with its owner (bench/orm_store.py
-    # swaps in the ORM's version to measure the difference).
-    lookup = staticmethod(session_lookup.fetch)
+    # The one query that finds a live row with its owner (bench/compiled_store.py
+    # swaps in the hand-compiled lookup it replaced, to measure the difference).
+    lookup = staticmethod(fetch)
 
     def __init__(self, session_key=None):
         super().__init__(session_key)
@@ -107,8 +71,6 @@ class SessionStore(DBStore):
 
     @classmethod
     def get_model_class(cls):
-        from accounts.models import Session
-
         return Session
 
     def _forget_row(self):
@@ -118,7 +80,7 @@ class SessionStore(DBStore):
 
     def _remember_row(self, row):
         if row.user_id is not None:
-            loaded_user.set(row.user)
+            context.current().user = row.user
             # A save outside a request (a shell, a command) must keep the
             # owner's limits, not shorten the row to the anonymous one.
             self.limits = Limits.for_user(row.user)
@@ -183,7 +145,7 @@ class SessionStore(DBStore):
 
     def touch(self):
         """Record activity from the current client; the idle limit restarts."""
-        client = current_client.get() or NO_CLIENT
+        client = context.current().client
         self.last_seen = timezone.now()
         self.ip, self.user_agent = client.ip, client.user_agent[:USER_AGENT_MAX_LENGTH]
         self.modified = True
@@ -244,12 +206,6 @@ class SessionStore(DBStore):
         await self.model.objects.filter(session_key__in=_hashes(session_key)).adelete()
 
     @classmethod
-    def revoke(cls, sessions):
-        """End every session in the queryset ``sessions``; return how many."""
-        count, _ = sessions.delete()
-        return count
-
-    @classmethod
     def clear_expired(cls, batch_size=1000, progress=None):
         """
         Delete expired sessions in batches of ``batch_size`` rows, each in its
@@ -257,14 +213,10 @@ class SessionStore(DBStore):
         long lock. ``progress(deleted_so_far)`` is called after each batch.
         """
         model = cls.get_model_class()
-        now = timezone.now()
+        expired = model.objects.expired(timezone.now())
         deleted = 0
         while True:
-            batch = list(
-                model.objects.filter(expire_date__lt=now).values_list("pk", flat=True)[
-                    :batch_size
-                ]
-            )
+            batch = list(expired.values_list("pk", flat=True)[:batch_size])
             if not batch:
                 return deleted
             deleted += model.objects.filter(pk__in=batch).delete()[0]

@@ -1,7 +1,7 @@
+from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts import revocation
-from accounts.models import Session, User
+from sessions.models import Session
 
 
 class Command(BaseCommand):
@@ -26,12 +26,12 @@ class Command(BaseCommand):
                 else {"patreon__patreon_id": options["patreon_id"]}
             )
             try:
-                user = User.objects.get(**lookup)
-            except User.DoesNotExist:
+                user = get_user_model()._default_manager.get(**lookup)
+            except get_user_model().DoesNotExist:
                 raise CommandError(f"No user matches {lookup}.") from None
             sessions, who, scope = Session.objects.filter(user=user), user, "users"
         if options["dry_run"]:
             self.stdout.write(f"Would revoke {sessions.count()} session(s) of {who}.")
             return
-        count = revocation.revoke_sessions(sessions, by="manage.py", scope=scope)
+        count = sessions.revoke(by="manage.py", scope=scope)
         self.stdout.write(self.style.SUCCESS(f"Revoked {count} session(s) of {who}."))

@@ -1,5 +1,5 @@
 """
-accounts.session_store: Django's store contract, keyed hashes, owners,
+sessions.store: Django's store contract, keyed hashes, owners,
 timeouts and cleanup, as a user (or someone holding a stolen cookie, a
 database dump or a log) would see them.
 """
@@ -18,8 +18,9 @@ from django.db import connection
 from django.test import RequestFactory
 from django.test.utils import CaptureQueriesContext
 
-from accounts.models import Session, User
-from accounts.session_store import SessionStore, hash_key
+from accounts.models import User
+from sessions.models import Session
+from sessions.store import SessionStore, hash_key
 from tests.patreon import consent, log_in, path_of, start_login
 
 pytestmark = pytest.mark.django_db

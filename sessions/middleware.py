@@ -5,8 +5,10 @@ from django.contrib.auth import SESSION_KEY
 from django.contrib.auth.models import AnonymousUser
 from django.utils import timezone
 
-from accounts import events
-from accounts.session_store import Client, Limits, current_client, loaded_user
+from sessions import context
+from sessions.context import Client
+from sessions.limits import Limits
+from ventures import events
 from ventures.network import client_ip
 
 
@@ -21,15 +23,13 @@ class SessionActivityMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        client = current_client.set(
+        token = context.begin(
             Client(client_ip(request), request.META.get("HTTP_USER_AGENT", ""))
         )
-        user = loaded_user.set(None)
         try:
             return self.get_response(request)
         finally:
-            loaded_user.reset(user)
-            current_client.reset(client)
+            context.end(token)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
         session = request.session

@@ -1,27 +1,32 @@
 """
-The query every authenticated request runs: a live session row, its owner and
-the owner's Patreon membership, in one round trip.
+The benchmark's baseline, never used by the app: the session lookup as the
+app ran it until issue 14 (then ``accounts/session_lookup.py``), kept to
+measure the app's public-API lookup (``sessions.store.fetch``) against it in
+the same run. ``python -m bench`` selects it for one configuration,
+"pg-compiled" (``BENCH_SESSION_ENGINE=bench.compiled_store``, read by
+bench.settings). Same key hashes, filter, order, re-keying and bookkeeping:
+only ``SessionStore.lookup`` differs.
 
 It is ``Session.objects.select_related("user__patreon").filter(
 session_key__in=hashes, expire_date__gt=now).order_by("pk").first()``, but
 built and compiled once per thread and number of key hashes instead of on
-every request. Through the ORM, building the queryset, compiling three tables'
-worth of columns to SQL and materialising the instances cost about half of
-``/api/auth/me``'s CPU (docs/performance.md has the profile). Here a request
-only executes the SQL through Django's cursor (so query counting, logging and
+every request, reaching into ORM internals (``Field.get_col``, converters
+called by hand) to do so. A request only
+executes the SQL through Django's cursor (so query counting, logging and
 execute wrappers still see it) and builds the instances with
 ``Model.from_db``, applying the converters the ORM would apply. On
 PostgreSQL the statement text never changes, so psycopg prepares it on each
 connection (settings: ``server_side_binding``) and the server does not parse
 and plan a three-table join on every request either.
-tests/test_session_lookup.py holds it to the ORM's answer.
 """
 
 import threading
 
 from django.db import connections, router
 
-from accounts.models import PatreonMembership, Session, User
+from accounts.models import PatreonMembership, User
+from sessions.models import Session
+from sessions.store import SessionStore as AppSessionStore
 
 # Converters are bound to a connection, and connections to a thread.
 _local = threading.local()
@@ -110,3 +115,7 @@ class _SessionQuery:
             User.patreon.related.set_cached_value(user, membership)
         Session.user.field.set_cached_value(session, user)
         return session
+
+
+class SessionStore(AppSessionStore):
+    lookup = staticmethod(fetch)
