@@ -19,7 +19,7 @@ extended through its documented hooks, with three changes:
   shorten a session (and 0 still asks for a browser-session cookie), never
   lengthen it.
 
-What differs from Django's own store contract, and why: docs/sessions-contract.md.
+What differs from Django's own store contract, and why: docs/peer-contracts.md.
 """
 
 from datetime import datetime, timedelta

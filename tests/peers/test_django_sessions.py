@@ -6,7 +6,7 @@ source archive), run against sessions.store: ``SessionTestsMixin`` through
 
 Every test the mixin has runs; the few whose expectation differs on purpose
 are overridden below with our behaviour, each pointing to its entry in
-docs/sessions-contract.md. Then the contract points this project chose to
+docs/peer-contracts.md. Then the contract points this project chose to
 honour, tested through the real middleware: set_expiry() shortens a session
 but never lengthens it, Session.objects.save() works on our table, and
 SESSION_COOKIE_AGE cannot silently diverge from the policy.
@@ -75,21 +75,21 @@ class SessionStoreContractTests(django_sessions_tests.CustomDatabaseSessionTests
 
     @frozen()
     def test_default_expiry(self):
-        """docs/sessions-contract.md, deviation 2: the default age is the policy's."""
+        """docs/peer-contracts.md, deviation 2: the default age is the policy's."""
         self._assert_policy_age(self.session.get_expiry_age())
         self.session.set_expiry(0)
         self._assert_policy_age(self.session.get_expiry_age())
 
     @frozen()
     def test_default_expiry_async(self):
-        """docs/sessions-contract.md, deviation 2: the default age is the policy's."""
+        """docs/peer-contracts.md, deviation 2: the default age is the policy's."""
         self._assert_policy_age(async_to_sync(self.session.aget_expiry_age)())
         async_to_sync(self.session.aset_expiry)(0)
         self._assert_policy_age(async_to_sync(self.session.aget_expiry_age)())
 
     @frozen()
     def test_custom_expiry_reset(self):
-        """docs/sessions-contract.md, deviation 2: reset to the policy's age."""
+        """docs/peer-contracts.md, deviation 2: reset to the policy's age."""
         self.session.set_expiry(None)
         self.session.set_expiry(10)
         self.session.set_expiry(None)
@@ -97,7 +97,7 @@ class SessionStoreContractTests(django_sessions_tests.CustomDatabaseSessionTests
 
     @frozen()
     def test_custom_expiry_reset_async(self):
-        """docs/sessions-contract.md, deviation 2: reset to the policy's age."""
+        """docs/peer-contracts.md, deviation 2: reset to the policy's age."""
         async_to_sync(self.session.aset_expiry)(None)
         async_to_sync(self.session.aset_expiry)(10)
         async_to_sync(self.session.aset_expiry)(None)
@@ -109,7 +109,7 @@ class SessionStoreContractTests(django_sessions_tests.CustomDatabaseSessionTests
         return self.model.objects.get(session_key=hash_key(self.session.session_key))
 
     def test_session_str(self):
-        """docs/sessions-contract.md, deviation 1: a row reads as its key's hash."""
+        """docs/peer-contracts.md, deviation 1: a row reads as its key's hash."""
         self.session["x"] = 1
         self.session.save()
         row = self._row()
@@ -117,14 +117,14 @@ class SessionStoreContractTests(django_sessions_tests.CustomDatabaseSessionTests
         assert self.session.session_key not in str(row)
 
     def test_session_get_decoded(self):
-        """docs/sessions-contract.md, deviation 1: the row is found by the hash."""
+        """docs/peer-contracts.md, deviation 1: the row is found by the hash."""
         self.session["x"] = 1
         self.session.save()
         assert self._row().get_decoded() == {"x": 1}
 
     def test_sessionmanager_save(self):
         """
-        docs/sessions-contract.md, deviation 1: Session.objects.save() takes
+        docs/peer-contracts.md, deviation 1: Session.objects.save() takes
         the cookie's key (what the row's key would have been in Django).
         """
         self.session["y"] = 1
@@ -138,7 +138,7 @@ class SessionStoreContractTests(django_sessions_tests.CustomDatabaseSessionTests
 
     def test_extra_session_field(self):
         """
-        docs/sessions-contract.md, deviation 3: the extra column is the owner,
+        docs/peer-contracts.md, deviation 3: the extra column is the owner,
         a foreign key, so the session names a real user.
         """
         user = get_user_model().objects.create(username="ada")
@@ -173,7 +173,7 @@ class SessionMiddlewareContractTests(django_sessions_tests.SessionMiddlewareTest
         return SessionMiddleware(response_ending_session)(request)
 
     def test_session_delete_on_end(self):
-        """docs/sessions-contract.md, deviation 4: the deletion is Secure."""
+        """docs/peer-contracts.md, deviation 4: the deletion is Secure."""
         assert settings.SESSION_COOKIE_NAME == "__Host-sessionid"
         self._deleted_cookie(
             self._ending_session(), "expires=Thu, 01 Jan 1970 00:00:00 GMT"
@@ -186,7 +186,7 @@ class SessionMiddlewareContractTests(django_sessions_tests.SessionMiddlewareTest
         SESSION_COOKIE_NAME="__Secure-sessionid",
     )
     def test_session_delete_on_end_with_custom_domain_and_path(self):
-        """docs/sessions-contract.md, deviation 4: the deletion is Secure."""
+        """docs/peer-contracts.md, deviation 4: the deletion is Secure."""
         self._deleted_cookie(
             self._ending_session(),
             "Domain=.example.local; expires=Thu, 01 Jan 1970 00:00:00 GMT",
@@ -194,7 +194,7 @@ class SessionMiddlewareContractTests(django_sessions_tests.SessionMiddlewareTest
 
     def test_empty_session_saved(self):
         """
-        docs/sessions-contract.md, deviations 1 and 4: the row is found by the
+        docs/peer-contracts.md, deviations 1 and 4: the row is found by the
         key's hash, and the cookie is __Host-sessionid.
         """
 
@@ -215,7 +215,7 @@ class SessionMiddlewareContractTests(django_sessions_tests.SessionMiddlewareTest
 
     def test_session_update_error_redirect(self):
         """
-        docs/sessions-contract.md, deviation 5: the same test with our store,
+        docs/peer-contracts.md, deviation 5: the same test with our store,
         Django's own database store having no table here.
         """
 
