@@ -7,7 +7,7 @@ API_PORT ?= 8000
 FRONTEND_PORT ?= 8001
 FAKE_PATREON_PORT ?= 8765
 
-.PHONY: run manage test lint bench system-deps
+.PHONY: run manage test lint bench system-deps peers
 
 $(VENV)/.run-deps: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,7 +63,33 @@ system-deps:
 		apt-get update -qq && apt-get install -y -qq $(SYSTEM_PACKAGES) >/dev/null; \
 	fi
 
-test: $(VENV)/.test-deps system-deps
+# The peers' own test suites, run against our code by tests/peers/: Django's
+# session tests (tests/sessions_tests) and allauth's Patreon provider tests,
+# from the source archives of the installed versions (only the sdists carry
+# them), extracted into .peers/ once per version of requirements.txt.
+PEERS := .peers
+$(PEERS)/.extracted: $(VENV)/.run-deps
+	rm -rf $(PEERS) && mkdir -p $(PEERS)/archives
+	$(BIN)/python -m pip download --quiet --no-binary :all: --no-deps \
+		--dest $(PEERS)/archives \
+		Django==$$($(BIN)/python -c 'import django; print(django.__version__)') \
+		django-allauth==$$($(BIN)/python -c 'import allauth; print(allauth.__version__)')
+	tar xzf $(PEERS)/archives/django-*.tar.gz -C $(PEERS) \
+		--wildcards --no-wildcards-match-slash \
+		--transform 's,^[^/]*/tests/,,' '*/tests/sessions_tests/*'
+	tar xzf $(PEERS)/archives/django_allauth-*.tar.gz -C $(PEERS) \
+		--wildcards --no-wildcards-match-slash \
+		--transform 's,^[^/]*/tests/,allauth_tests/,' \
+		'*/tests/__init__.py' '*/tests/mocking.py' '*/tests/apps/__init__.py' \
+		'*/tests/apps/socialaccount/__init__.py' \
+		'*/tests/apps/socialaccount/base.py' \
+		'*/tests/apps/socialaccount/providers/__init__.py' \
+		'*/tests/apps/socialaccount/providers/patreon/*'
+	touch $@
+
+peers: $(PEERS)/.extracted
+
+test: $(VENV)/.test-deps system-deps peers
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 $(VENV)/.bench-deps: $(VENV)/.test-deps bench/requirements.txt

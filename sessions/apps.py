@@ -12,6 +12,7 @@ class SessionsConfig(AppConfig):
     verbose_name = "Sessions"
 
     def ready(self):
-        from sessions.checks import check_middleware_order
+        from sessions.checks import check_cookie_age, check_middleware_order
 
         checks.register(check_middleware_order)
+        checks.register(check_cookie_age)

@@ -1,5 +1,6 @@
 """
-System checks: the middleware the session subsystem relies on, in its order.
+System checks: the middleware the session subsystem relies on, in its order,
+and SESSION_COOKIE_AGE kept to the policy.
 
 ``TrustedProxyMiddleware`` must run first (the client address a session
 records must not come from a header an untrusted peer set);
@@ -38,6 +39,16 @@ E003 = Error(
     id="sessions.E003",
 )
 
+E004 = Error(
+    "SESSION_COOKIE_AGE differs from SESSION_ABSOLUTE_TIMEOUT.",
+    hint=(
+        "Sessions end by policy (idle, absolute, staff and anonymous limits), "
+        "not by cookie age: set SESSION_ABSOLUTE_TIMEOUT, the longest any "
+        "session lives, and keep SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT."
+    ),
+    id="sessions.E004",
+)
+
 
 def _position(middleware, name):
     return middleware.index(name) if name in middleware else None
@@ -57,3 +68,13 @@ def check_middleware_order(app_configs=None, **kwargs):
     if authentication is None or session is None or authentication < session:
         errors.append(E003)
     return errors
+
+
+def check_cookie_age(app_configs=None, **kwargs):
+    """
+    SESSION_COOKIE_AGE is the people's absolute limit, not a second setting:
+    a different value would have no effect, so it is refused.
+    """
+    if settings.SESSION_COOKIE_AGE != settings.SESSION_ABSOLUTE_TIMEOUT:
+        return [E004]
+    return []

@@ -13,7 +13,7 @@ import logging
 from importlib import import_module
 
 from django.conf import settings
-from django.contrib.sessions.base_session import AbstractBaseSession
+from django.contrib.sessions.base_session import AbstractBaseSession, BaseSessionManager
 from django.db import models
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -78,6 +78,19 @@ class SessionQuerySet(models.QuerySet):
         )
 
 
+class SessionManager(BaseSessionManager.from_queryset(SessionQuerySet)):
+    """Django's session manager (``encode``, ``save``) over ``SessionQuerySet``."""
+
+    def save(self, session_key, session_dict, expire_date):
+        """
+        Store ``session_dict`` under the cookie key ``session_key`` (its row
+        is keyed by the key's hash), expiring at ``expire_date`` at the
+        latest; empty data deletes the row, as Django's manager does.
+        """
+        store = self.model.get_session_store_class()(session_key)
+        return store.overwrite(session_dict, expire_date)
+
+
 class Session(AbstractBaseSession):
     """
     A login session: Django's session row, plus who owns it and what staff
@@ -101,7 +114,7 @@ class Session(AbstractBaseSession):
     ip = models.GenericIPAddressField("IP address", null=True, blank=True)
     user_agent = models.CharField(max_length=USER_AGENT_MAX_LENGTH, blank=True)
 
-    objects = SessionQuerySet.as_manager()
+    objects = SessionManager()
 
     class Meta(AbstractBaseSession.Meta):
         # The table keeps the name it had when accounts owned the model: the

@@ -15,8 +15,14 @@ extended through its documented hooks, with three changes:
   limit and creation plus the absolute limit (``Limits``); activity never
   extends a session past its absolute limit. A session nobody has logged in
   to only carries a login's OAuth state, so it gets the short anonymous limit
-  until ``start_login`` switches it to its owner's.
+  until ``start_login`` switches it to its owner's. ``set_expiry()`` can
+  shorten a session (and 0 still asks for a browser-session cookie), never
+  lengthen it.
+
+What differs from Django's own store contract, and why: docs/peer-contracts.md.
 """
+
+from datetime import datetime, timedelta
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -28,6 +34,9 @@ from django.utils.crypto import salted_hmac
 from sessions import context
 from sessions.limits import Limits
 from sessions.models import USER_AGENT_MAX_LENGTH, Session
+
+# Where SessionBase.set_expiry() keeps the expiry asked for, in the data.
+EXPIRY_KEY = "_session_expiry"
 
 
 def fetch(hashes, now):
@@ -150,23 +159,55 @@ class SessionStore(DBStore):
         self.ip, self.user_agent = client.ip, client.user_agent[:USER_AGENT_MAX_LENGTH]
         self.modified = True
 
-    def get_expiry_date(self, **kwargs):
-        """When this session ends: idle or absolute limit, whichever is first."""
+    def _expiry_date(self, asked, modification=None):
+        """
+        The earliest of the idle limit, the absolute limit and the expiry
+        ``asked`` with set_expiry(): seconds of inactivity (0 asks only for a
+        browser-session cookie) or a date. ``modification``, as in Django, is
+        the last activity, by default the recorded one.
+        """
         now = timezone.now()
-        return min(
-            (self.last_seen or now) + self.limits.idle,
+        active = modification or self.last_seen or now
+        ends = [
+            active + self.limits.idle,
             (self.created_at or now) + self.limits.absolute,
-        )
+        ]
+        if isinstance(asked, str):
+            ends.append(datetime.fromisoformat(asked))
+        elif isinstance(asked, datetime):
+            ends.append(asked)
+        elif asked:
+            ends.append(active + timedelta(seconds=asked))
+        return min(ends)
+
+    @staticmethod
+    def _age(expiry_date, modification=None):
+        since = modification or timezone.now()
+        return max(0, int((expiry_date - since).total_seconds()))
+
+    def get_expiry_date(self, **kwargs):
+        """
+        When this session ends: idle or absolute limit, or earlier if
+        set_expiry() asked for it. Django's ``modification`` and ``expiry``
+        keyword arguments are honoured.
+        """
+        asked = kwargs["expiry"] if "expiry" in kwargs else self.get(EXPIRY_KEY)
+        return self._expiry_date(asked, kwargs.get("modification"))
 
     def get_expiry_age(self, **kwargs):
-        remaining = self.get_expiry_date() - timezone.now()
-        return max(0, int(remaining.total_seconds()))
+        """Seconds until ``get_expiry_date()`` (counted from ``modification``)."""
+        return self._age(self.get_expiry_date(**kwargs), kwargs.get("modification"))
 
     async def aget_expiry_date(self, **kwargs):
-        return self.get_expiry_date()
+        if "expiry" in kwargs:
+            asked = kwargs["expiry"]
+        else:
+            asked = await self.aget(EXPIRY_KEY)
+        return self._expiry_date(asked, kwargs.get("modification"))
 
     async def aget_expiry_age(self, **kwargs):
-        return self.get_expiry_age()
+        expiry_date = await self.aget_expiry_date(**kwargs)
+        return self._age(expiry_date, kwargs.get("modification"))
 
     def is_expired(self):
         """Whether the (already loaded) session is past one of its limits."""
@@ -190,6 +231,26 @@ class SessionStore(DBStore):
     async def acreate_model_instance(self, data):
         await self._aget_or_create_session_key()
         return self.create_model_instance(data)
+
+    def overwrite(self, data, expire_date):
+        """
+        ``Session.objects.save()`` (Django's manager method) for this store's
+        key: its row gets ``data`` and expires at ``expire_date``, or earlier
+        if the policy says so, never later; empty ``data`` ends the session.
+        A live row keeps its owner and history. Return the row (or None).
+        """
+        key = self.session_key
+        if key is None:
+            raise ValueError("Not a session key: too short or empty.")
+        if not data:
+            self.delete(key)
+            return None
+        self.load()  # remembers a live row's owner and history
+        self._session_key = key  # load() forgets a key without a live row
+        row = self.create_model_instance(data)
+        row.expire_date = min(row.expire_date, expire_date)
+        row.save()
+        return row
 
     def delete(self, session_key=None):
         if session_key is None:

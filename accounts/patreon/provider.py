@@ -12,6 +12,7 @@ from allauth.socialaccount.providers.base.constants import AuthProcess
 from allauth.socialaccount.providers.patreon.provider import (
     PatreonProvider as AllauthPatreonProvider,
 )
+from django.urls import reverse
 
 from accounts import login_failures
 from accounts.patreon.views import PatreonOAuth2Adapter
@@ -35,6 +36,13 @@ class PatreonProvider(AllauthPatreonProvider):
                 )
             )
         return kwargs
+
+    def get_callback_url(self):
+        """
+        The redirect URI registered with Patreon for the existing client: the
+        adapter sends it to Patreon, and allauth asks the provider for it.
+        """
+        return reverse("patreon-api-callback")
 
     def get_default_scope(self):
         return ["identity", "identity[email]"]

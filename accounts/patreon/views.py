@@ -25,7 +25,6 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.base import UpdateError
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, transaction
-from django.urls import reverse
 from requests import RequestException
 
 from accounts import login_failures
@@ -52,8 +51,7 @@ class PatreonOAuth2Adapter(OAuth2Adapter):
         return f"{settings.PATREON_BASE_URL}/api/oauth2/v2/identity"
 
     def get_callback_url(self, request, app):
-        # The redirect URI registered with Patreon for the existing client.
-        return build_absolute_uri(request, reverse("patreon-api-callback"))
+        return build_absolute_uri(request, self.get_provider().get_callback_url())
 
     def complete_login(self, request, app, token, **kwargs):
         with get_adapter().get_requests_session() as session:
