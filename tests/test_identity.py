@@ -15,7 +15,19 @@ from accounts.patreon.identity import (
 
 OURS = "9000001"
 THEIRS = "9000002"
-NOTHING = {"campaign_id": OURS, "patron_status": "", "entitled_amount_cents": 0}
+NOTHING = {
+    "campaign_id": OURS,
+    "member_id": "",
+    "patron_status": "",
+    "entitled_amount_cents": 0,
+    "last_charge_status": "",
+    "last_charge_date": None,
+    "next_charge_date": None,
+    "pledge_relationship_start": None,
+    "will_pay_amount_cents": 0,
+    "is_free_trial": False,
+    "is_gifted": False,
+}
 
 
 def member(member_id, campaign_id, tier_ids=(), **attributes):
