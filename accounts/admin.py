@@ -274,7 +274,7 @@ class PatreonMembershipAdmin(admin.ModelAdmin):
     """
     Every membership snapshot, read-only: staff and superusers view them
     (view_patreonmembership); only reads of Patreon write them, so nobody
-    adds, changes or deletes one by hand.
+    adds, changes or deletes one by hand (it goes with its user).
     """
 
     list_display = [
@@ -329,4 +329,19 @@ class PatreonMembershipAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        return False
+        # Deleting a user (the superuser's) takes their snapshot along, and
+        # Django asks this admin for that cascade. A snapshot alone is never
+        # deleted here: no delete view, action or button (below).
+        return is_superuser(request)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        raise PermissionDenied
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "show_delete": False}
+        return super().change_view(request, object_id, form_url, extra_context)

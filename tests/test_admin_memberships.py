@@ -71,3 +71,14 @@ def test_staff_do_not_see_a_superusers_snapshot(staff_member, superuser, snapsho
     PatreonMembership.objects.filter(patreon_id="1001").update(user=superuser.user)
     assert "1001" not in listed(staff_member)
     assert "1001" in listed(superuser)
+
+
+def test_the_superuser_is_offered_no_way_to_delete_a_snapshot(superuser, snapshots):
+    row = PatreonMembership.objects.get(patreon_id="1001")
+    page = superuser.get(
+        reverse("admin:accounts_patreonmembership_change", args=[row.pk])
+    )
+    assert page.status_code == 200
+    assert b"deletelink" not in page.content
+    changelist = superuser.get(reverse(CHANGELIST))
+    assert b'value="delete_selected"' not in changelist.content
