@@ -5,10 +5,12 @@ it changed, and /api/auth/me says how fresh it is.
 """
 
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from django.db import connections
 from django.urls import reverse
 from django.utils import timezone
 
@@ -305,3 +307,21 @@ def test_the_deprecated_vanity_is_not_requested(client, fake_patreon):
         "is_free_trial",
         "is_gifted",
     } <= set(call["query"]["fields[member]"].split(","))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_reads_leave_the_newest(row):
+    """Reads landing at once, in any order: the one that started last stays."""
+    starts = [T0 + timedelta(seconds=s) for s in (7, 3, 9, 1, 5, 8, 2, 6, 4)]
+
+    def land(started):
+        try:
+            snapshot = {**ACTIVE, "member_id": started.isoformat()}
+            apply("1001", snapshot, read_started_at=started, source="sync")
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=len(starts)) as pool:
+        list(pool.map(land, starts))
+    row.refresh_from_db()
+    assert (row.synced_at, row.member_id) == (max(starts), max(starts).isoformat())
