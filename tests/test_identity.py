@@ -286,7 +286,7 @@ def test_user_data_refuses_an_id_that_is_not_a_patreon_id(user_id):
 @pytest.mark.parametrize("value", [5, 2.5, True, None, {"a": 1}, ["Ada"]], ids=repr)
 @pytest.mark.parametrize(
     "field",
-    ["full_name", "first_name", "last_name", "vanity", "email", "thumb_url"],
+    ["full_name", "first_name", "last_name", "email", "thumb_url"],
 )
 def test_an_attribute_of_the_wrong_type_reads_as_absent(field, value):
     assert field not in profile({field: value})
