@@ -3,6 +3,7 @@
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialAccount
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from accounts import login_failures, redirects
@@ -24,12 +25,34 @@ class AccountAdapter(DefaultAccountAdapter):
         return super().respond_user_inactive(request, user)
 
 
+# Who calls Patreon: without an informative User-Agent its API "may drop
+# calls with a 403" (platform-documentation, _intro.md). The version is
+# pyproject.toml's (tests/test_memberships.py keeps them equal).
+USER_AGENT_PRODUCT = "ventures-auth/0.1.0"
+
+
+def patreon_user_agent():
+    """
+    The User-Agent of every Patreon call: our product and version, and where
+    the deployment's people are (its first frontend origin), so Patreon can
+    tell whose calls these are.
+    """
+    origins = settings.FRONTEND_ORIGINS
+    return f"{USER_AGENT_PRODUCT} (+{origins[0]})" if origins else USER_AGENT_PRODUCT
+
+
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     """
     A user is one Patreon id, for good: found by that id, named by it
     (``patreon-<id>``), never linked to another one (docs/security.md,
     "Identity").
     """
+
+    def get_requests_session(self):
+        """allauth's session for every Patreon call (token, identity), named."""
+        session = super().get_requests_session()
+        session.headers["User-Agent"] = patreon_user_agent()
+        return session
 
     def on_authentication_error(
         self, request, provider, error=None, exception=None, extra_context=None

@@ -23,8 +23,11 @@ from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 from accounts.models import PatreonMembership, User
+from accounts.patreon import memberships
 from sessions.admin import SessionInline, login_if_own_session_ended, revoke_and_record
 from sessions.models import Session
 
@@ -34,20 +37,34 @@ def is_superuser(request):
     return request.user.is_active and request.user.is_superuser
 
 
+# What Patreon said, and how fresh it is (accounts.patreon.memberships).
+MEMBERSHIP_FIELDS = [
+    "patreon_id",
+    "campaign_id",
+    "member_id",
+    "patron_status",
+    "entitled_amount_cents",
+    "tiers",
+    "last_charge_status",
+    "last_charge_date",
+    "next_charge_date",
+    "pledge_relationship_start",
+    "will_pay_amount_cents",
+    "is_free_trial",
+    "is_gifted",
+    "synced_at",
+    "source",
+    "changed_at",
+]
+
+
 class PatreonMembershipInline(admin.StackedInline):
     model = PatreonMembership
     can_delete = False
-    readonly_fields = [
-        "patreon_id",
-        "campaign_id",
-        "patron_status",
-        "entitled_amount_cents",
-        "tiers",
-        "checked_at",
-    ]
+    readonly_fields = MEMBERSHIP_FIELDS
     fields = readonly_fields
 
-    # A snapshot of what Patreon said at the last login: only a login writes it.
+    # A snapshot of what Patreon last said: only a read of Patreon writes it.
     def has_add_permission(self, request, obj=None):
         return False
 
@@ -232,3 +249,99 @@ class GroupAdmin(DjangoGroupAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return is_superuser(request)
+
+
+class StaleFilter(admin.SimpleListFilter):
+    """Stale snapshots, as /api/auth/me reports them (memberships.stale)."""
+
+    title = "staleness"
+    parameter_name = "stale"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Stale"), ("no", "Fresh")]
+
+    def queryset(self, request, queryset):
+        stale = memberships.stale(timezone.now())
+        if self.value() == "yes":
+            return queryset.filter(stale)
+        if self.value() == "no":
+            return queryset.exclude(stale)
+        return queryset
+
+
+@admin.register(PatreonMembership)
+class PatreonMembershipAdmin(admin.ModelAdmin):
+    """
+    Every membership snapshot, read-only: staff and superusers view them
+    (view_patreonmembership); only reads of Patreon write them, so nobody
+    adds, changes or deletes one by hand (it goes with its user).
+    """
+
+    list_display = [
+        "user",
+        "patreon_id",
+        "patron_status",
+        "tier_titles",
+        "last_charge",
+        "synced",
+        "source",
+        "freshness",
+    ]
+    list_select_related = ["user"]
+    list_filter = ["source", StaleFilter, "patron_status", "last_charge_status"]
+    search_fields = ["=patreon_id", "user__username"]
+    ordering = ["synced_at"]
+    fields = readonly_fields = ["user", *MEMBERSHIP_FIELDS]
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if is_superuser(request):
+            return queryset
+        # As in UserAdmin: a superuser's rows do not exist for staff.
+        return queryset.filter(user__is_superuser=False)
+
+    @admin.display(description="tiers")
+    def tier_titles(self, membership):
+        return ", ".join(tier.get("title") or tier["id"] for tier in membership.tiers)
+
+    @admin.display(description="last charge", ordering="last_charge_date")
+    def last_charge(self, membership):
+        status, when = membership.last_charge_status, membership.last_charge_date
+        if not status:
+            return "-"
+        return f"{status}, {when:%Y-%m-%d}" if when else status
+
+    @admin.display(description="synced", ordering="synced_at")
+    def synced(self, membership):
+        return f"{timesince(membership.synced_at)} ago"
+
+    @admin.display(description="stale / changed")
+    def freshness(self, membership):
+        state = "stale" if memberships.is_stale(membership, timezone.now()) else "fresh"
+        if membership.changed_at is None:
+            return state
+        return f"{state}, changed {timesince(membership.changed_at)} ago"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting a user (the superuser's) takes their snapshot along, and
+        # Django asks this admin for that cascade. A snapshot alone is never
+        # deleted here: no delete view, action or button (below).
+        return is_superuser(request)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        raise PermissionDenied
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "show_delete": False}
+        return super().change_view(request, object_id, form_url, extra_context)

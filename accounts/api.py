@@ -12,9 +12,11 @@ from django.contrib.auth import logout as auth_logout
 from django.http import HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views import View
 
+from accounts.patreon import memberships
 from sessions.models import PUBLIC_ID_LENGTH
 from ventures import errors
 
@@ -33,6 +35,11 @@ class ApiView(View):
         return errors.method_not_allowed(
             m.upper() for m in self.http_method_names if hasattr(self, m)
         )
+
+
+def isoformat(moment):
+    """A datetime as ISO 8601, or None."""
+    return moment and moment.isoformat()
 
 
 def user_payload(user, session):
@@ -55,6 +62,15 @@ def user_payload(user, session):
             "tiers": membership.tiers,
             "entitled_amount_cents": membership.entitled_amount_cents,
             "campaign_id": membership.campaign_id,
+            "last_charge_status": membership.last_charge_status or None,
+            "last_charge_date": isoformat(membership.last_charge_date),
+            "next_charge_date": isoformat(membership.next_charge_date),
+            "is_free_trial": membership.is_free_trial,
+            "is_gifted": membership.is_gifted,
+            "synced_at": membership.synced_at.isoformat(),
+            "source": membership.source,
+            # From the joined row alone: no Patreon call, no query.
+            "stale": memberships.is_stale(membership, timezone.now()),
         },
         "session": {
             "created_at": session.created_at.isoformat(),

@@ -15,21 +15,46 @@ class User(AbstractUser):
 
 class PatreonMembership(models.Model):
     """
-    What Patreon's identity call said about a user and our campaign at their
-    last login: one row per user, replaced on each login.
+    What Patreon last said about a user and our campaign: one row per user,
+    overwritten only by a newer read (accounts.patreon.memberships.apply).
     """
+
+    class Source(models.TextChoices):
+        LOGIN = "login", "login"
+        WEBHOOK = "webhook", "webhook re-read"
+        SYNC = "sync", "full sync"
 
     user = models.OneToOneField(
         User, primary_key=True, on_delete=models.CASCADE, related_name="patreon"
     )
     patreon_id = models.CharField("Patreon id", max_length=64, unique=True)
     campaign_id = models.CharField(max_length=64, blank=True)
+    # Patreon's member resource id (a UUID), "" when not a member.
+    # Database defaults on the new columns: rows written by SQL (bench/)
+    # name only the columns they know.
+    member_id = models.CharField(max_length=64, blank=True, db_default="")
     # "active_patron", "former_patron", "declined_patron", or "" when the
     # user has never pledged to our campaign.
     patron_status = models.CharField(max_length=32, blank=True)
     entitled_amount_cents = models.PositiveIntegerField(default=0)
     tiers = models.JSONField(default=list)  # [{"id", "title", "amount_cents"}]
-    checked_at = models.DateTimeField()
+    # "Paid", "Declined", "Refunded", ... as Patreon words it (statuses it
+    # adds later are kept, cut to the column), "" if never charged.
+    last_charge_status = models.CharField(max_length=32, blank=True, db_default="")
+    last_charge_date = models.DateTimeField(null=True, blank=True)
+    next_charge_date = models.DateTimeField(null=True, blank=True)
+    pledge_relationship_start = models.DateTimeField(null=True, blank=True)
+    will_pay_amount_cents = models.PositiveIntegerField(default=0, db_default=0)
+    is_free_trial = models.BooleanField(default=False, db_default=False)
+    is_gifted = models.BooleanField(default=False, db_default=False)
+    # When the read that wrote this row started: a read that started
+    # earlier never overwrites it.
+    synced_at = models.DateTimeField()
+    source = models.CharField(
+        max_length=16, choices=Source, default=Source.LOGIN, db_default=Source.LOGIN
+    )
+    # When a webhook announced a change that no read started since has seen.
+    changed_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self):
         return f"Patreon {self.patreon_id}"

@@ -3,9 +3,9 @@
 import logging
 
 from allauth.account.models import EmailAddress
-from django.utils import timezone
 
 from accounts.models import PatreonMembership
+from accounts.patreon import memberships
 from ventures import events
 
 
@@ -19,23 +19,22 @@ def record_login(sender, request, user, sociallogin=None, **kwargs):
             attributes.get("thumb_url") or attributes.get("image_url") or ""
         )
         user.save(update_fields=["name", "avatar_url"])
-        membership = data.get("membership", {})
         # A snapshot of this Patreon id left on another user by allauth's old
         # connect and disconnect pages is stale: the social account decides.
         PatreonMembership.objects.filter(patreon_id=sociallogin.account.uid).exclude(
             user=user
         ).delete()
-        user.patreon, _ = PatreonMembership.objects.update_or_create(
-            user=user,
-            defaults={
-                "patreon_id": sociallogin.account.uid,
-                "campaign_id": membership.get("campaign_id", ""),
-                "patron_status": membership.get("patron_status", ""),
-                "entitled_amount_cents": membership.get("entitled_amount_cents", 0),
-                "tiers": membership.get("tiers", []),
-                "checked_at": timezone.now(),
-            },
-        )
+        if "membership" in data:
+            snapshot, read_started_at = memberships.from_extra_data(data["membership"])
+            memberships.apply(
+                sociallogin.account.uid,
+                snapshot,
+                read_started_at=read_started_at,
+                source=PatreonMembership.Source.LOGIN,
+                user=user,
+            )
+        # The row as it now stands, newer read or not, for the rest of the login.
+        user.patreon = PatreonMembership.objects.filter(user=user).first()
 
 
 def record_login_succeeded(sender, request, user, **kwargs):

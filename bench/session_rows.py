@@ -107,7 +107,7 @@ def seed(rows):
         cursor.execute(
             """
             INSERT INTO accounts_patreonmembership (user_id, patreon_id, campaign_id,
-                patron_status, entitled_amount_cents, tiers, checked_at)
+                patron_status, entitled_amount_cents, tiers, synced_at)
             SELECT i, (100000 + i)::text, '9000001', 'active_patron', 500, '[]', now()
             FROM generate_series(1, %s) AS i
             """,

@@ -45,7 +45,13 @@ class Handler(BaseHTTPRequestHandler):
         self.query = dict(parse_qsl(url.query, keep_blank_values=True))
         self.body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         if not url.path.startswith("/__fake/"):
-            request = {"method": self.command, "path": url.path, "query": self.query}
+            request = {
+                "method": self.command,
+                "path": url.path,
+                "query": self.query,
+                # Patreon may drop calls without an informative one (_intro.md).
+                "user_agent": self.headers.get("User-Agent"),
+            }
             if self.command == "POST":
                 request["form"] = {
                     name: "<redacted>" if name in REDACTED_FIELDS else value

@@ -51,7 +51,12 @@ class Membership:
     will_pay_amount_cents: int = 0
     last_charge_status: str | None = None
     last_charge_date: str | None = None
+    next_charge_date: str | None = None
     pledge_relationship_start: str | None = None
+    pledge_cadence: int | None = None
+    is_free_trial: bool = False
+    is_gifted: bool = False
+    # Deprecated by Patreon: always false since free membership replaced it.
     is_follower: bool = False
 
 
@@ -123,7 +128,9 @@ def _active(campaign, *tiers):
         will_pay_amount_cents=amount,
         last_charge_status="Paid",
         last_charge_date="2024-05-01T08:00:00.000+00:00",
+        next_charge_date="2024-06-01T08:00:00.000+00:00",
         pledge_relationship_start="2023-01-15T10:00:00.000+00:00",
+        pledge_cadence=1,
     )
 
 
@@ -172,6 +179,8 @@ def _seeded_patrons(ours):
                     will_pay_amount_cents=patron.amount_cents,
                     last_charge_status="Declined",
                     last_charge_date="2024-05-01T08:00:00.000+00:00",
+                    # Patreon retries a declined charge.
+                    next_charge_date="2024-05-08T08:00:00.000+00:00",
                     pledge_relationship_start="2023-09-01T10:00:00.000+00:00",
                 ),
             ),
@@ -201,5 +210,57 @@ def _seeded_patrons(ours):
             "mary@example.test",
             "follower who never paid: patron_status null",
             memberships=(Membership(ours, None, is_follower=True),),
+        ),
+        Patron(
+            "1009",
+            "Sophie Germain",
+            "sophie@example.test",
+            "free trial: entitled, not charged yet",
+            memberships=(
+                Membership(
+                    ours,
+                    "active_patron",
+                    (patron,),
+                    currently_entitled_amount_cents=patron.amount_cents,
+                    will_pay_amount_cents=patron.amount_cents,
+                    last_charge_status="Free Trial",
+                    last_charge_date="2024-05-10T08:00:00.000+00:00",
+                    next_charge_date="2024-05-17T08:00:00.000+00:00",
+                    pledge_relationship_start="2024-05-10T08:00:00.000+00:00",
+                    pledge_cadence=1,
+                    is_free_trial=True,
+                ),
+            ),
+        ),
+        Patron(
+            "1010",
+            "Emmy Noether",
+            "emmy@example.test",
+            "gifted membership: entitled, never charged, nothing to renew",
+            memberships=(
+                Membership(
+                    ours,
+                    "active_patron",
+                    (supporter,),
+                    currently_entitled_amount_cents=supporter.amount_cents,
+                    pledge_relationship_start="2024-04-20T08:00:00.000+00:00",
+                    is_gifted=True,
+                ),
+            ),
+        ),
+        Patron(
+            "1011",
+            "Rosalind Franklin",
+            "rosalind@example.test",
+            "refunded: former patron whose last charge was refunded",
+            memberships=(
+                Membership(
+                    ours,
+                    "former_patron",
+                    last_charge_status="Refunded",
+                    last_charge_date="2024-05-01T08:00:00.000+00:00",
+                    pledge_relationship_start="2024-04-01T08:00:00.000+00:00",
+                ),
+            ),
         ),
     )

@@ -54,6 +54,14 @@ def test_me_logged_in_has_the_documented_shape(patron):
         "tiers",
         "entitled_amount_cents",
         "campaign_id",
+        "last_charge_status",
+        "last_charge_date",
+        "next_charge_date",
+        "is_free_trial",
+        "is_gifted",
+        "synced_at",
+        "source",
+        "stale",
     }
     assert set(body["patreon"]["tiers"][0]) == {"id", "title", "amount_cents"}
     assert set(body["session"]) == {"created_at", "expires_at"}

@@ -13,6 +13,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import Path
+from unittest.mock import ANY
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
@@ -724,11 +725,13 @@ def test_requests_are_recorded_without_secrets(fake):
             "client_id": "fake-client-id",
             "client_secret": "<redacted>",
         },
+        "user_agent": ANY,
     }
     assert identity_ == {
         "method": "GET",
         "path": "/api/oauth2/v2/identity",
         "query": {"include": "memberships", "fields[user]": "email"},
+        "user_agent": ANY,
     }
 
 

@@ -94,7 +94,7 @@ def test_membership_snapshot_is_stored(client, fake_patreon):
     snapshot = PatreonMembership.objects.get(patreon_id="1001")
     assert snapshot.patron_status == "active_patron"
     assert snapshot.tiers == me(client).json()["patreon"]["tiers"]
-    assert snapshot.checked_at is not None
+    assert snapshot.synced_at is not None
 
 
 def test_unverified_email_is_not_trusted(client, fake_patreon):

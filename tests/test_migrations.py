@@ -1,5 +1,7 @@
 """Data migrations, run forwards over a database as a deployment left it."""
 
+from datetime import UTC, datetime
+
 import pytest
 from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group, Permission
@@ -7,7 +9,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 from accounts.management.commands.staff import STAFF_PERMISSIONS
-from accounts.models import User
+from accounts.models import PatreonMembership, User
 
 CODENAMES = [permission.split(".")[1] for permission in STAFF_PERMISSIONS]
 
@@ -55,3 +57,28 @@ def test_existing_users_keep_the_verification_allauth_recorded():
     migrate("accounts", "0002_user_email_verified")
     verified = dict(User.objects.values_list("username", "email_verified"))
     assert verified == {"ada": True, "hedy": False}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_existing_memberships_keep_when_they_were_read_as_synced_at():
+    migrate("accounts", "0004_session_moves_to_the_sessions_app")
+    executor = MigrationExecutor(connection)
+    old = executor.loader.project_state(
+        [("accounts", "0004_session_moves_to_the_sessions_app")]
+    ).apps
+    user = old.get_model("accounts", "User").objects.create(username="patreon-1001")
+    checked_at = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+    old.get_model("accounts", "PatreonMembership").objects.create(
+        user_id=user.pk,
+        patreon_id="1001",
+        patron_status="active_patron",
+        checked_at=checked_at,
+    )
+    migrate("accounts", "0005_membership_snapshot")
+    row = PatreonMembership.objects.get()
+    assert (row.synced_at, row.source, row.changed_at) == (checked_at, "login", None)
+    assert (row.patron_status, row.last_charge_status, row.is_gifted) == (
+        "active_patron",
+        "",
+        False,
+    )

@@ -112,7 +112,7 @@ def add_sessions(count):
             user=user,
             patreon_id=f"{900000 + n}",
             campaign_id="9000001",
-            checked_at=now,
+            synced_at=now,
         )
         for n, user in zip(numbers, users, strict=True)
     )

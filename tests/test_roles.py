@@ -91,6 +91,13 @@ ADMIN_URLS = [
     ("auth_user_password_change",            "superuser",  LOGIN,    LOGIN,  403,    200),
     ("auth_user_password_change",            "staff",      LOGIN,    LOGIN,  403,    200),
     ("accounts_user_revoke_sessions",        "patron",     LOGIN,    LOGIN,  403,    403),  # POST only
+    # Memberships: snapshots of what Patreon said; viewed, never edited.
+    ("accounts_patreonmembership_changelist", None,        LOGIN,    LOGIN,  200,    200),
+    ("accounts_patreonmembership_add",       None,         LOGIN,    LOGIN,  403,    403),
+    ("accounts_patreonmembership_change",    "patron",     LOGIN,    LOGIN,  200,    200),
+    ("accounts_patreonmembership_history",   "patron",     LOGIN,    LOGIN,  200,    200),
+    ("accounts_patreonmembership_delete",    "patron",     LOGIN,    LOGIN,  403,    403),
+    ("accounts/patreonmembership/<path:object_id>/", "patron", LOGIN, LOGIN, CHANGE, CHANGE),
     # Sessions: staff inspect and revoke; nobody edits or adds one.
     ("sessions_session_changelist",          None,         LOGIN,    LOGIN,  200,    200),
     ("sessions_session_add",                 None,         LOGIN,    LOGIN,  403,    403),
@@ -150,6 +157,7 @@ ADMIN_ACTIONS = [
     ("accounts.user",             "revoke_sessions",     "patron",    LOGIN,    LOGIN, RAN,     RAN),
     ("accounts.user",             "revoke_sessions",     "superuser", LOGIN,    LOGIN, REFUSED, RAN),
     ("accounts.user",             "delete_selected",     "patron",    LOGIN,    LOGIN, REFUSED, RAN),
+    ("accounts.patreonmembership", "delete_selected",    "patron",    LOGIN,    LOGIN, REFUSED, REFUSED),
     ("auth.group",                "delete_selected",     "staff",     LOGIN,    LOGIN, 403,     RAN),
     ("account.emailaddress",      "make_verified",       "patron",    LOGIN,    LOGIN, 403,     RAN),
     ("account.emailaddress",      "delete_selected",     "patron",    LOGIN,    LOGIN, 403,     RAN),

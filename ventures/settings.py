@@ -317,6 +317,9 @@ PATREON_BASE_URL = env.str(
 PATREON_CLIENT_ID = env.str("PATREON_CLIENT_ID", default="")
 PATREON_CLIENT_SECRET = env.str("PATREON_CLIENT_SECRET", default="")
 PATREON_CAMPAIGN_ID = env.str("PATREON_CAMPAIGN_ID", default="")
+# A membership snapshot read longer ago than this (seconds) is reported
+# stale by /api/auth/me; it is still served, the frontend decides.
+PATREON_STALE_AFTER = env.int("PATREON_STALE_AFTER", default=24 * 60 * 60)
 SOCIALACCOUNT_PROVIDERS = {
     "patreon": {
         "provider_class": "accounts.patreon.provider.PatreonProvider",

@@ -6,21 +6,26 @@ only when included, so the request and the reading live side by side.
 """
 
 import re
+from datetime import UTC
 
 from allauth.account.models import EmailAddress
 from allauth.socialaccount.providers.base import ProviderException
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
+from django.utils.dateparse import parse_datetime
 
 from accounts.models import PatreonMembership, User
 
 IDENTITY_PARAMS = {
     "include": "memberships.currently_entitled_tiers,memberships.campaign",
     "fields[user]": (
-        "full_name,first_name,last_name,email,is_email_verified,"
-        "image_url,thumb_url,vanity"
+        "full_name,first_name,last_name,email,is_email_verified,image_url,thumb_url"
     ),
-    "fields[member]": "patron_status,currently_entitled_amount_cents",
+    "fields[member]": (
+        "patron_status,currently_entitled_amount_cents,last_charge_status,"
+        "last_charge_date,next_charge_date,pledge_relationship_start,"
+        "will_pay_amount_cents,is_free_trial,is_gifted"
+    ),
     "fields[tier]": "title,amount_cents",
 }
 
@@ -85,7 +90,6 @@ def profile(attributes):
         "full_name": _text(attributes.get("full_name"), _column(User, "name")),
         "first_name": _text(attributes.get("first_name"), _column(User, "first_name")),
         "last_name": _text(attributes.get("last_name"), _column(User, "last_name")),
-        "vanity": _text(attributes.get("vanity"), _column(User, "username")),
         "email": _valid(
             attributes.get("email"), validate_email, _column(EmailAddress, "email")
         ),
@@ -138,11 +142,42 @@ def _attributes(resource):
     return attributes if isinstance(attributes, dict) else {}
 
 
+# The largest value a PositiveIntegerField holds on every database.
+_MAX_CENTS = 2_147_483_647
+# "2024-05-01T08:00:00.000+00:00" is 29 characters: room for more digits.
+_DATETIME_MAX_LENGTH = 40
+
+
 def _cents(value):
-    """A whole, non-negative number of cents, or 0."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    """A whole, non-negative number of cents that fits its column, or 0."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not 0 <= value <= _MAX_CENTS
+    ):
         return 0
     return value
+
+
+def _flag(value):
+    """``value`` if it is a boolean, else False (not said is not true)."""
+    return value if isinstance(value, bool) else False
+
+
+def _datetime(value):
+    """
+    An ISO 8601 string as an aware datetime (UTC if it names no offset:
+    Patreon's are UTC), or None if it is no such string.
+    """
+    if not isinstance(value, str) or len(value) > _DATETIME_MAX_LENGTH:
+        return None
+    try:
+        parsed = parse_datetime(value)
+    except ValueError:  # well formed, but no such day or hour
+        return None
+    if parsed is None:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
 def user_data(document):
@@ -168,11 +203,14 @@ def user_data(document):
 
 def membership(document, campaign_id):
     """
-    The user's membership in our campaign: status, entitled tiers and amount.
+    The user's membership in our campaign (a snapshot for
+    ``memberships.apply``): status, entitled tiers and amount, the last and
+    next charge, and how the membership is paid.
 
     Patreon lists memberships in no promised order, and with the
     ``identity.memberships`` scope it lists other creators' campaigns too, so
-    the campaign is matched by id, never taken as the first one.
+    the campaign is matched by id, never taken as the first one. A value of
+    the wrong type is read as absent.
     """
     included = _dig(document, "included")
     included = {
@@ -200,17 +238,50 @@ def membership(document, campaign_id):
         status = _text(
             attributes.get("patron_status"), _column(PatreonMembership, "patron_status")
         )
+        # Kept as Patreon words it, statuses it adds later too, cut to fit.
+        charge_status = _text(
+            attributes.get("last_charge_status"),
+            _column(PatreonMembership, "last_charge_status"),
+        )
+        member_id = ref[1] or ""
         return {
+            **NO_MEMBERSHIP,
             "campaign_id": campaign_id,
+            "member_id": (
+                member_id
+                if len(member_id) <= _column(PatreonMembership, "member_id")
+                else ""
+            ),
             "patron_status": status or "",
             "entitled_amount_cents": _cents(
                 attributes.get("currently_entitled_amount_cents")
             ),
             "tiers": tiers,
+            "last_charge_status": charge_status or "",
+            "last_charge_date": _datetime(attributes.get("last_charge_date")),
+            "next_charge_date": _datetime(attributes.get("next_charge_date")),
+            "pledge_relationship_start": _datetime(
+                attributes.get("pledge_relationship_start")
+            ),
+            "will_pay_amount_cents": _cents(attributes.get("will_pay_amount_cents")),
+            "is_free_trial": _flag(attributes.get("is_free_trial")),
+            "is_gifted": _flag(attributes.get("is_gifted")),
         }
-    return {
-        "campaign_id": campaign_id,
-        "patron_status": "",
-        "entitled_amount_cents": 0,
-        "tiers": [],
-    }
+    return {**NO_MEMBERSHIP, "campaign_id": campaign_id}
+
+
+# What a membership snapshot says of someone who is no member of our campaign.
+NO_MEMBERSHIP = {
+    "campaign_id": "",
+    "member_id": "",
+    "patron_status": "",
+    "entitled_amount_cents": 0,
+    "tiers": [],
+    "last_charge_status": "",
+    "last_charge_date": None,
+    "next_charge_date": None,
+    "pledge_relationship_start": None,
+    "will_pay_amount_cents": 0,
+    "is_free_trial": False,
+    "is_gifted": False,
+}

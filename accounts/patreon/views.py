@@ -25,10 +25,11 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.base import UpdateError
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, transaction
+from django.utils import timezone
 from requests import RequestException
 
 from accounts import login_failures
-from accounts.patreon import identity
+from accounts.patreon import identity, memberships
 from accounts.ratelimit import limit_per_ip
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,9 @@ class PatreonOAuth2Adapter(OAuth2Adapter):
         return build_absolute_uri(request, self.get_provider().get_callback_url())
 
     def complete_login(self, request, app, token, **kwargs):
+        # The snapshot is as new as the moment the read started: a read that
+        # started later, even if it lands first, wins (memberships.apply).
+        read_started_at = timezone.now()
         with get_adapter().get_requests_session() as session:
             response = session.get(
                 self.profile_url,
@@ -69,7 +73,10 @@ class PatreonOAuth2Adapter(OAuth2Adapter):
         except ValueError as e:
             raise identity.PatreonError("identity answer is not JSON") from e
         data = identity.user_data(document)
-        data["membership"] = identity.membership(document, settings.PATREON_CAMPAIGN_ID)
+        data["membership"] = memberships.to_extra_data(
+            identity.membership(document, settings.PATREON_CAMPAIGN_ID),
+            read_started_at,
+        )
         return self.get_provider().sociallogin_from_response(request, data)
 
 

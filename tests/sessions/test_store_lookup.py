@@ -43,7 +43,7 @@ def patron():
         patron_status="active_patron",
         entitled_amount_cents=500,
         tiers=TIERS,
-        checked_at=NOW,
+        synced_at=NOW,
     )
     return user
 

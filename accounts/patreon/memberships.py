@@ -1,0 +1,150 @@
+"""
+The membership snapshot: writing what a read of Patreon said, and noting
+what a webhook announced.
+
+Every read carries the time its request started. A row is overwritten only
+by a read that started after the one that wrote it, in one conditional
+UPDATE, so a slow or reordered read (a login, a webhook's re-read, a sync
+page) never rolls the row back. Webhooks are signals, not state: they only
+mark a row changed (``changed_at``) until a read started after them lands.
+"""
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Case, F, Q, Value, When
+
+from accounts.models import PatreonMembership
+
+# A change announced by a webhook is normally re-read within seconds; one
+# still unread after this long makes the row stale (the worker is behind).
+CHANGE_REREAD_WITHIN = timedelta(minutes=10)
+
+# The snapshot's keys: the columns a read of Patreon writes.
+SNAPSHOT_FIELDS = (
+    "campaign_id",
+    "member_id",
+    "patron_status",
+    "entitled_amount_cents",
+    "tiers",
+    "last_charge_status",
+    "last_charge_date",
+    "next_charge_date",
+    "pledge_relationship_start",
+    "will_pay_amount_cents",
+    "is_free_trial",
+    "is_gifted",
+)
+
+
+DATE_FIELDS = ("last_charge_date", "next_charge_date", "pledge_relationship_start")
+
+
+def to_extra_data(snapshot, read_started_at):
+    """
+    ``snapshot`` and when its read started, as JSON (ISO 8601 dates): how a
+    login carries them in the social account's extra_data to ``record_login``.
+    """
+    dates = {name: snapshot[name] for name in DATE_FIELDS if name in snapshot}
+    return {
+        **snapshot,
+        **{name: value and value.isoformat() for name, value in dates.items()},
+        "read_started_at": read_started_at.isoformat(),
+    }
+
+
+def from_extra_data(data):
+    """(snapshot, read_started_at) back from ``to_extra_data``'s JSON."""
+    snapshot = {name: data[name] for name in SNAPSHOT_FIELDS if name in data}
+    for name in DATE_FIELDS:
+        if snapshot.get(name):
+            snapshot[name] = datetime.fromisoformat(snapshot[name])
+    return snapshot, datetime.fromisoformat(data["read_started_at"])
+
+
+def apply(patreon_id, snapshot, *, read_started_at, source, user=None):
+    """
+    Write ``snapshot`` (identity.membership's dict) to ``patreon_id``'s row
+    if the read that produced it started after the one that wrote the row;
+    return the number of rows written (0 or 1).
+
+    A known patron's row is updated in one conditional UPDATE; ``changed_at``
+    is cleared only if the read started after the change was announced.
+    Without a row, one is inserted for ``user`` (a login); without a user
+    (a webhook's re-read, a sync) an unknown patron is nobody of ours.
+    """
+    values = {name: snapshot[name] for name in SNAPSHOT_FIELDS if name in snapshot}
+    written = PatreonMembership.objects.filter(
+        patreon_id=patreon_id, synced_at__lt=read_started_at
+    ).update(
+        **values,
+        synced_at=read_started_at,
+        source=source,
+        changed_at=Case(
+            When(changed_at__lt=read_started_at, then=Value(None)),
+            default=F("changed_at"),
+        ),
+    )
+    if written or user is None:
+        return written
+    if PatreonMembership.objects.filter(patreon_id=patreon_id).exists():
+        return 0  # a newer read wrote it
+    try:
+        # A savepoint: a concurrent login's insert wins the race without
+        # breaking the caller's transaction.
+        with transaction.atomic():
+            PatreonMembership.objects.create(
+                user=user,
+                patreon_id=patreon_id,
+                synced_at=read_started_at,
+                source=source,
+                **values,
+            )
+    except IntegrityError:
+        if not PatreonMembership.objects.filter(patreon_id=patreon_id).exists():
+            raise  # not the race below: the database refused the row
+        # A concurrent login inserted it first: newer or not, the UPDATE decides.
+        return apply(
+            patreon_id, snapshot, read_started_at=read_started_at, source=source
+        )
+    return 1
+
+
+def mark_changed(patreon_id, at):
+    """
+    Note that Patreon announced (a webhook, received ``at``) a change of
+    ``patreon_id``'s membership; return the number of rows marked (0 or 1).
+
+    A row a read started at or after ``at`` has written already shows the
+    change, and a later announcement already marked stays: both count 0,
+    like a patron who is nobody of ours.
+    """
+    return (
+        PatreonMembership.objects.filter(patreon_id=patreon_id, synced_at__lt=at)
+        .filter(Q(changed_at__isnull=True) | Q(changed_at__lt=at))
+        .update(changed_at=at)
+    )
+
+
+def stale(now):
+    """
+    The rows whose snapshot is stale at ``now``: read longer ago than
+    PATREON_STALE_AFTER, or announced changed and not re-read within
+    CHANGE_REREAD_WITHIN.
+    """
+    return Q(synced_at__lt=now - timedelta(seconds=settings.PATREON_STALE_AFTER)) | Q(
+        changed_at__lt=now - CHANGE_REREAD_WITHIN
+    )
+
+
+def is_stale(membership, now):
+    """Whether ``membership`` is stale at ``now`` (as ``stale`` selects them)."""
+    too_old = now - membership.synced_at > timedelta(
+        seconds=settings.PATREON_STALE_AFTER
+    )
+    unread = (
+        membership.changed_at is not None
+        and now - membership.changed_at > CHANGE_REREAD_WITHIN
+    )
+    return too_old or unread
