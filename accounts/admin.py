@@ -24,7 +24,7 @@ from django.db import models
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import path
 
-from accounts.models import PatreonMembership, User
+from accounts.models import PatreonMembership, User, WebhookDelivery
 from sessions.admin import SessionInline, login_if_own_session_ended, revoke_and_record
 from sessions.models import Session
 
@@ -232,3 +232,37 @@ class GroupAdmin(DjangoGroupAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return is_superuser(request)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """
+    Patreon's recent webhook deliveries, as recorded (never the body): what
+    came, when, for whom, and what we did with it. Read-only for everyone:
+    the rows are the record of what Patreon sent.
+    """
+
+    list_display = [
+        "received_at",
+        "event",
+        "outcome",
+        "patreon_id",
+        "member_id",
+        "campaign_id",
+    ]
+    list_filter = ["event", "outcome"]
+    search_fields = ["=patreon_id", "=member_id"]
+    ordering = ["-received_at"]
+    show_full_result_count = False
+    actions = None
+    fields = list_display
+    readonly_fields = list_display
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -317,6 +317,9 @@ PATREON_BASE_URL = env.str(
 PATREON_CLIENT_ID = env.str("PATREON_CLIENT_ID", default="")
 PATREON_CLIENT_SECRET = env.str("PATREON_CLIENT_SECRET", default="")
 PATREON_CAMPAIGN_ID = env.str("PATREON_CAMPAIGN_ID", default="")
+# The secrets of the webhook registered for our campaign (each signs with its
+# own): several during a rotation. None: the webhook answers 503 (W063).
+PATREON_WEBHOOK_SECRETS = env_list("PATREON_WEBHOOK_SECRETS")
 SOCIALACCOUNT_PROVIDERS = {
     "patreon": {
         "provider_class": "accounts.patreon.provider.PatreonProvider",
