@@ -185,7 +185,7 @@ W063 = Warning(
     "so a patron who cancels or is declined keeps their tiers until they log "
     "in again.",
     hint="Register the webhook in Patreon's portal (README, \"Patreon's "
-    "webhook\") and set PATREON_WEBHOOK_SECRETS to its secret.",
+    'webhook") and set PATREON_WEBHOOK_SECRETS to its secret.',
     id="ventures.W063",
 )
 
