@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import PatreonMembership, WebhookDelivery
@@ -339,8 +340,10 @@ def test_no_csrf_token_is_needed_and_no_cookie_is_set(patreon, patron):
 def test_a_session_cookie_sent_along_is_not_even_read(client, patron, settings):
     """A logged-in browser posting here gets no session behaviour at all."""
     session_cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    response = deliver(client, signed())
+    with CaptureQueriesContext(connection) as queries:
+        response = deliver(client, signed())
     assert response.status_code == 200
+    assert not [q for q in queries if "accounts_session" in q["sql"]]
     assert not response.cookies
     assert "Cookie" not in response.get("Vary", "")
     assert client.cookies[settings.SESSION_COOKIE_NAME].value == session_cookie
