@@ -56,8 +56,9 @@ def users_with_verified_email(email):
 class Command(BaseCommand):
     help = (
         "Grant or remove admin access (the Staff group: inspect and revoke "
-        "sessions, view users and memberships, deactivate users) for a user "
-        "who has logged in with Patreon, found by Patreon id or, for grant, by "
+        "sessions, view users, memberships and webhook deliveries, deactivate "
+        "users) for a user who has logged in with Patreon, found by Patreon id "
+        "or, for grant, by "
         "an email address Patreon verified. Removing access ends their "
         "sessions."
     )
