@@ -1,6 +1,7 @@
 """
-The OAuth2 adapter (Patreon's endpoints and the identity call) and the
-callback view, whose writes make one transaction.
+The OAuth2 adapter (Patreon's endpoints and the identity call), the
+callback view, whose writes make one transaction, and the webhook Patreon
+calls (its logic in accounts.patreon.webhooks).
 """
 
 import logging
