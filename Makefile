@@ -32,6 +32,7 @@ $(DEV_TARGETS): export PATREON_BASE_URL ?= http://127.0.0.1:$(FAKE_PATREON_PORT)
 $(DEV_TARGETS): export PATREON_CLIENT_ID ?= fake-client-id
 $(DEV_TARGETS): export PATREON_CLIENT_SECRET ?= fake-client-secret
 $(DEV_TARGETS): export PATREON_CAMPAIGN_ID ?= 9000001
+$(DEV_TARGETS): export PATREON_WEBHOOK_SECRETS ?= fake-webhook-secret
 
 run: $(VENV)/.run-deps
 	$(BIN)/python manage.py migrate --noinput

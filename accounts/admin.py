@@ -26,7 +26,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from accounts.models import PatreonMembership, User
+from accounts.models import PatreonMembership, User, WebhookDelivery
 from accounts.patreon import memberships
 from sessions.admin import SessionInline, login_if_own_session_ended, revoke_and_record
 from sessions.models import Session
@@ -345,3 +345,37 @@ class PatreonMembershipAdmin(admin.ModelAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "show_delete": False}
         return super().change_view(request, object_id, form_url, extra_context)
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """
+    Patreon's recent webhook deliveries, as recorded (never the body): what
+    came, when, for whom, and what we did with it. Read-only for everyone:
+    the rows are the record of what Patreon sent.
+    """
+
+    list_display = [
+        "received_at",
+        "event",
+        "outcome",
+        "patreon_id",
+        "member_id",
+        "campaign_id",
+    ]
+    list_filter = ["event", "outcome"]
+    search_fields = ["=patreon_id", "=member_id"]
+    ordering = ["-received_at"]
+    show_full_result_count = False
+    actions = None
+    fields = list_display
+    readonly_fields = list_display
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -58,3 +58,28 @@ class PatreonMembership(models.Model):
 
     def __str__(self):
         return f"Patreon {self.patreon_id}"
+
+
+class WebhookDelivery(models.Model):
+    """
+    One verified webhook from Patreon, recorded once (``key``), with the ids it
+    named and what we did with it. Never its body or signature: a webhook is a
+    signal that a membership changed, and the state is re-read from Patreon.
+    """
+
+    # SHA-256 (hex) of the event name and the raw body: Patreon documents no
+    # delivery id, and a retried delivery is byte for byte the same.
+    key = models.CharField(max_length=64, unique=True)
+    event = models.CharField(max_length=64)
+    received_at = models.DateTimeField(db_index=True)
+    patreon_id = models.CharField("Patreon id", max_length=64, blank=True)
+    member_id = models.CharField(max_length=64, blank=True)
+    campaign_id = models.CharField(max_length=64, blank=True)
+    # "marked", or "ignored:<reason>" (accounts.patreon.webhooks).
+    outcome = models.CharField(max_length=64)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self):
+        return f"{self.event} at {self.received_at:%Y-%m-%d %H:%M:%S}"

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from accounts import api, views
-from accounts.patreon.views import oauth2_callback
+from accounts.patreon.views import oauth2_callback, webhook
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -23,4 +23,5 @@ urlpatterns = [
     ),
     # The redirect URI registered with Patreon for the existing client.
     path("api/auth/patreon/callback", oauth2_callback, name="patreon-api-callback"),
+    path("api/patreon/webhook", webhook, name="patreon-webhook"),
 ]

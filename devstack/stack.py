@@ -65,6 +65,7 @@ class Stack:
         self.workers = workers
         self.extra_env = env
         self.secret_key = secrets.token_urlsafe(64)
+        self.webhook_secret = secrets.token_urlsafe(32)
         self.processes = []
         self.instances = []
         self.directory = None
@@ -136,6 +137,7 @@ class Stack:
             "PATREON_CLIENT_ID": "fake-client-id",
             "PATREON_CLIENT_SECRET": "fake-client-secret",
             "PATREON_CAMPAIGN_ID": "9000001",
+            "PATREON_WEBHOOK_SECRETS": self.webhook_secret,
             "REQUESTS_CA_BUNDLE": str(self.certificates.ca),
             "DATABASE_URL": self.db.url,
             "REDIS_URL": self.redis.url,

@@ -12,6 +12,16 @@ from ventures import events
 from ventures.network import client_ip
 
 
+def sessionless(view):
+    """
+    Mark ``view`` as one that never reads the session (a machine's endpoint,
+    such as Patreon's webhook): no session lookup, no cookie, no
+    ``Vary: Cookie``, whatever cookie the caller sends.
+    """
+    view.sessionless = True
+    return view
+
+
 class SessionActivityMiddleware:
     """
     Place it before SessionMiddleware: it names the client for the whole
@@ -32,6 +42,8 @@ class SessionActivityMiddleware:
             context.end(token)
 
     def process_view(self, request, view_func, view_args, view_kwargs):
+        if getattr(view_func, "sessionless", False):
+            return None
         session = request.session
         user = request.user
         if not user.is_authenticated:

@@ -24,6 +24,7 @@ def production_env(**overrides):
         "PATREON_CLIENT_ID": "our-client-id",
         "PATREON_CLIENT_SECRET": secrets.token_urlsafe(32),
         "PATREON_CAMPAIGN_ID": "1234567",
+        "PATREON_WEBHOOK_SECRETS": secrets.token_urlsafe(32),
         "DATABASE_URL": os.environ.get("DATABASE_URL", "sqlite:///:memory:"),
         "REDIS_URL": "redis://127.0.0.1:6379/15",
     }

@@ -18,6 +18,7 @@ for name, value in {
     "PATREON_CLIENT_ID": "fake-client-id",
     "PATREON_CLIENT_SECRET": "fake-client-secret",
     "PATREON_CAMPAIGN_ID": "9000001",
+    "PATREON_WEBHOOK_SECRETS": "test-webhook-secret",
 }.items():
     os.environ.setdefault(name, value)
 

@@ -437,6 +437,21 @@ class TestPatreonCampaign:
         assert checks.check_patreon_campaign(None) == [checks.W062]
 
 
+class TestPatreonWebhook:
+    """W063: without a secret, Patreon's webhooks are refused."""
+
+    def test_a_configured_webhook_passes(self):
+        assert checks.check_patreon_webhook(None) == []
+
+    @override_settings(PATREON_WEBHOOK_SECRETS=[])
+    def test_a_production_without_webhook_secrets_is_warned_about(self):
+        assert checks.check_patreon_webhook(None) == [checks.W063]
+
+    @override_settings(PATREON_WEBHOOK_SECRETS=[], DEBUG=True)
+    def test_development_without_webhooks_is_fine(self):
+        assert checks.check_patreon_webhook(None) == []
+
+
 class TestSharedCache:
     @override_settings(CACHES=REDIS)
     def test_redis_passes(self):

@@ -1,6 +1,7 @@
 """Data migrations, run forwards over a database as a deployment left it."""
 
 from datetime import UTC, datetime
+from importlib import import_module
 
 import pytest
 from allauth.account.models import EmailAddress
@@ -8,10 +9,13 @@ from django.contrib.auth.models import Group, Permission
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
-from accounts.management.commands.staff import STAFF_PERMISSIONS
 from accounts.models import PatreonMembership, User
 
-CODENAMES = [permission.split(".")[1] for permission in STAFF_PERMISSIONS]
+# The Staff group as migration 0003 left it (permissions added since reach
+# an existing group at the next `manage.py staff grant`).
+CODENAMES = import_module(
+    "accounts.migrations.0003_staff_group_permissions"
+).STAFF_PERMISSIONS
 
 
 def migrate(*target):

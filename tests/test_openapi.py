@@ -25,6 +25,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from accounts import api
+from fake_patreon.webhooks import sign
 from tests.conftest import API_HOST
 from tests.patreon import log_in
 from ventures import errors, health
@@ -325,8 +326,12 @@ class TestSecurityRequirements:
         assert header == settings.CSRF_HEADER_NAME
 
     def test_every_unsafe_operation_requires_the_csrf_header_and_cookie(self):
+        """Except Patreon's webhook: a machine's call, signed instead."""
         unsafe = [
-            op for _, m, op in operations() if m in ("post", "put", "patch", "delete")
+            op
+            for _, m, op in operations()
+            if m in ("post", "put", "patch", "delete")
+            and op["security"] != [{"patreonSignature": []}]
         ]
         assert unsafe
         for op in unsafe:
@@ -599,3 +604,40 @@ class TestHealthAnswers:
         response = client.get("/readyz")
         body = assert_conforms(response, "get", "/readyz")
         assert body["checks"]["database"] == "unreachable"
+
+
+# REAL ANSWERS: PATREON'S WEBHOOK
+# ------------------------------------------------------------------------------
+
+
+class TestWebhookAnswers:
+    PATH = "/api/patreon/webhook"
+
+    @staticmethod
+    def deliver(body, secret="test-webhook-secret", **extra):  # noqa: S107
+        patreon = Client(HTTP_HOST=API_HOST)
+        return patreon.post(
+            "/api/patreon/webhook",
+            body,
+            content_type="application/json",
+            secure=True,
+            HTTP_X_PATREON_EVENT="members:update",
+            HTTP_X_PATREON_SIGNATURE=sign(body, secret),
+            **extra,
+        )
+
+    def test_acknowledged(self):
+        response = self.deliver(b'{"data": {"type": "member", "id": null}}')
+        assert_conforms(response, "post", self.PATH)
+
+    def test_forged(self):
+        response = self.deliver(b"{}", secret="guessed")
+        assert_conforms(response, "post", self.PATH)
+
+    def test_too_large(self):
+        response = self.deliver(b" " * (1024 * 1024 + 1))
+        assert_conforms(response, "post", self.PATH)
+
+    def test_not_configured(self, settings):
+        settings.PATREON_WEBHOOK_SECRETS = []
+        assert_conforms(self.deliver(b"{}"), "post", self.PATH)

@@ -40,8 +40,9 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.urls import URLResolver, get_resolver, resolve, reverse
 from django.urls.exceptions import Resolver404
+from django.utils import timezone
 
-from accounts.models import User
+from accounts.models import User, WebhookDelivery
 from sessions.models import Session
 from tests.patreon import log_in
 
@@ -106,6 +107,13 @@ ADMIN_URLS = [
     ("sessions_session_delete",              "patron",     LOGIN,    LOGIN,  200,    200),
     ("sessions/session/<path:object_id>/",   "patron",     LOGIN,    LOGIN,  CHANGE, CHANGE),
     ("sessions_session_revoke_everything",   None,         LOGIN,    LOGIN,  200,    200),
+    # Patreon's webhook deliveries: a record, read-only for everyone.
+    ("accounts_webhookdelivery_changelist",  None,         LOGIN,    LOGIN,  200,    200),
+    ("accounts_webhookdelivery_add",         None,         LOGIN,    LOGIN,  403,    403),
+    ("accounts_webhookdelivery_change",      "delivery",   LOGIN,    LOGIN,  200,    200),
+    ("accounts_webhookdelivery_history",     "delivery",   LOGIN,    LOGIN,  200,    200),
+    ("accounts_webhookdelivery_delete",      "delivery",   LOGIN,    LOGIN,  403,    403),
+    ("accounts/webhookdelivery/<path:object_id>/", "delivery", LOGIN, LOGIN, CHANGE, CHANGE),
     # Groups carry permissions: the superuser's alone.
     ("auth_group_changelist",                None,         LOGIN,    LOGIN,  403,    200),
     ("auth_group_add",                       None,         LOGIN,    LOGIN,  403,    200),
@@ -158,6 +166,7 @@ ADMIN_ACTIONS = [
     ("accounts.user",             "revoke_sessions",     "superuser", LOGIN,    LOGIN, REFUSED, RAN),
     ("accounts.user",             "delete_selected",     "patron",    LOGIN,    LOGIN, REFUSED, RAN),
     ("accounts.patreonmembership", "delete_selected",    "patron",    LOGIN,    LOGIN, REFUSED, REFUSED),
+    ("accounts.webhookdelivery",  "delete_selected",     "delivery",  LOGIN,    LOGIN, REFUSED, REFUSED),
     ("auth.group",                "delete_selected",     "staff",     LOGIN,    LOGIN, 403,     RAN),
     ("account.emailaddress",      "make_verified",       "patron",    LOGIN,    LOGIN, 403,     RAN),
     ("account.emailaddress",      "delete_selected",     "patron",    LOGIN,    LOGIN, 403,     RAN),
@@ -184,6 +193,7 @@ ENDPOINTS = [
     ("DELETE", "api/auth/sessions/<str:public_id>",    "own",       401,      200,   200,  200),
     ("DELETE", "api/auth/sessions/<str:public_id>",    "patron's",  401,      200,   404,  404),
     ("GET",    "api/auth/patreon/callback",            None,        401,      401,   401,  401),  # no state
+    ("POST",   "api/patreon/webhook",                  None,        403,      403,   403,  403),  # unsigned
 ]
 # fmt: on
 
@@ -207,6 +217,8 @@ class World:
             return SocialApp.objects.get().pk
         if model is SocialToken:
             return SocialToken.objects.get(account__user=self.patron).pk
+        if model is WebhookDelivery:
+            return WebhookDelivery.objects.get().pk
         # The patron's own row: their session, email address, Patreon link.
         return model.objects.get(user=self.patron).pk
 
@@ -228,6 +240,12 @@ def world(client_factory, fake_patreon):
         app=app, account=SocialAccount.objects.get(uid="100001"), token="t"
     )
     EmailAddress.objects.filter(user__username="patreon-100001").update(verified=False)
+    WebhookDelivery.objects.create(
+        key="0" * 64,
+        event="members:update",
+        received_at=timezone.now(),
+        outcome="marked",
+    )
     return World(
         browsers={
             "anonymous": client_factory(),

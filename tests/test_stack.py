@@ -24,6 +24,8 @@ from devstack.load import BackgroundLoad, hammer, log_in_all
 from devstack.postgres import PG_BIN, SharedDatabase, ThrowawayPostgres
 from devstack.processes import ROOT, program, wait_for
 from devstack.stack import Stack
+from fake_patreon.patrons import Directory
+from fake_patreon.webhooks import Delivery, WebhookSender
 
 pytestmark = pytest.mark.slow
 
@@ -574,3 +576,26 @@ def test_login_rate_limit_counts_the_address_nginx_saw(stack):
     assert int(response.headers["Retry-After"]) > 0
     # Someone else, from another address, is not held back.
     stack.browser().log_in("1006")
+
+
+def test_patreons_webhook_through_nginx(stack):
+    """Signed, duplicated, forged and oversized deliveries, as nginx passes them."""
+    stack.browser().log_in("1001")
+    sender = WebhookSender(
+        "/api/patreon/webhook", stack.webhook_secret, Directory("9000001")
+    )
+    patreon = stack.browser()
+
+    def deliver(delivery):
+        return patreon.post(
+            "/api/patreon/webhook", data=delivery.body, headers=delivery.headers()
+        )
+
+    update = sender.member_event("1001")
+    first, again = deliver(update), deliver(update)
+    assert (first.status_code, again.status_code) == (200, 200), first.text
+    assert (first.json()["outcome"], again.json()["duplicate"]) == ("marked", True)
+    assert deliver(update.tampered()).status_code == 403
+    huge = Delivery("members:update", b" " * (2 * 1024 * 1024), None)
+    assert deliver(huge.signed_with(stack.webhook_secret)).status_code == 413
+    assert "Set-Cookie" not in first.headers

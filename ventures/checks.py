@@ -180,6 +180,14 @@ W062 = Warning(
     "API's /api/oauth2/v2/campaigns as the creator).",
     id="ventures.W062",
 )
+W063 = Warning(
+    "PATREON_WEBHOOK_SECRETS is not set: Patreon's webhooks are refused (503), "
+    "so a patron who cancels or is declined keeps their tiers until they log "
+    "in again.",
+    hint="Register the webhook in Patreon's portal (README, \"Patreon's "
+    'webhook") and set PATREON_WEBHOOK_SECRETS to its secret.',
+    id="ventures.W063",
+)
 
 E070 = Error(
     "The cache is %s, private to each process: every worker and instance would "
@@ -430,6 +438,13 @@ def check_patreon_client(app_configs, **kwargs):
 def check_patreon_campaign(app_configs, **kwargs):
     """W062: our campaign is named, so patrons show their tiers."""
     return [] if settings.PATREON_CAMPAIGN_ID.strip() else [W062]
+
+
+@register(Tags.security)
+@_production_only
+def check_patreon_webhook(app_configs, **kwargs):
+    """W063: Patreon can tell us when a membership changes."""
+    return [] if settings.PATREON_WEBHOOK_SECRETS else [W063]
 
 
 @register(Tags.security)

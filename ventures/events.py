@@ -19,6 +19,7 @@ LOGGED_OUT = "logged_out"
 SESSION_EXPIRED = "session_expired"
 SESSIONS_REVOKED = "sessions_revoked"
 RATE_LIMITED = "rate_limited"
+PATREON_WEBHOOK = "patreon_webhook"
 
 
 def emit(

@@ -320,6 +320,9 @@ PATREON_CAMPAIGN_ID = env.str("PATREON_CAMPAIGN_ID", default="")
 # A membership snapshot read longer ago than this (seconds) is reported
 # stale by /api/auth/me; it is still served, the frontend decides.
 PATREON_STALE_AFTER = env.int("PATREON_STALE_AFTER", default=24 * 60 * 60)
+# The secrets of the webhook registered for our campaign (each signs with its
+# own): several during a rotation. None: the webhook answers 503 (W063).
+PATREON_WEBHOOK_SECRETS = env_list("PATREON_WEBHOOK_SECRETS")
 SOCIALACCOUNT_PROVIDERS = {
     "patreon": {
         "provider_class": "accounts.patreon.provider.PatreonProvider",

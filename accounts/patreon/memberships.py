@@ -127,6 +127,11 @@ def mark_changed(patreon_id, at):
     )
 
 
+def exists(patreon_id):
+    """Whether anyone here has logged in with ``patreon_id``."""
+    return PatreonMembership.objects.filter(patreon_id=patreon_id).exists()
+
+
 def stale(now):
     """
     The rows whose snapshot is stale at ``now``: read longer ago than

@@ -1,6 +1,7 @@
 """
-The OAuth2 adapter (Patreon's endpoints and the identity call) and the
-callback view, whose writes make one transaction.
+The OAuth2 adapter (Patreon's endpoints and the identity call), the
+callback view, whose writes make one transaction, and the webhook Patreon
+calls (its logic in accounts.patreon.webhooks).
 """
 
 import logging
@@ -25,12 +26,17 @@ from django.contrib.auth.models import AnonymousUser
 from django.contrib.sessions.backends.base import UpdateError
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, transaction
+from django.http import JsonResponse
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from requests import RequestException
 
 from accounts import login_failures
-from accounts.patreon import identity, memberships
+from accounts.api import ApiView
+from accounts.patreon import identity, memberships, webhooks
 from accounts.ratelimit import limit_per_ip
+from sessions.middleware import sessionless
+from ventures import errors, events
 
 logger = logging.getLogger(__name__)
 
@@ -154,3 +160,92 @@ oauth2_login = limit_per_ip("login")(OAuth2LoginView.adapter_view(PatreonOAuth2A
 oauth2_callback = limit_per_ip("callback")(
     PatreonCallbackView.adapter_view(PatreonOAuth2Adapter)
 )
+
+
+class WebhookView(ApiView):
+    """
+    ``POST /api/patreon/webhook``, where Patreon delivers the campaign's
+    webhooks (accounts.patreon.webhooks). The signature is the only
+    credential: no session, cookie or CSRF token (Patreon has none).
+
+    After a valid signature the answer is 200 even for events we ignore:
+    Patreon pauses a webhook whose deliveries keep failing, and one odd event
+    must not stop the others.
+    """
+
+    def post(self, request):
+        secrets = settings.PATREON_WEBHOOK_SECRETS
+        if not secrets:
+            return self.refuse(request, 503, "webhook_not_configured", logging.ERROR)
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > webhooks.MAX_BODY_BYTES:
+            return self.refuse(request, 413, "payload_too_large")
+        # Read from the stream, not request.body: DATA_UPLOAD_MAX_MEMORY_SIZE
+        # (2.5 MiB) is not our limit, and nothing may parse before the check.
+        body = request.read(webhooks.MAX_BODY_BYTES + 1)
+        if len(body) > webhooks.MAX_BODY_BYTES:
+            return self.refuse(request, 413, "payload_too_large")
+        signature = request.META.get("HTTP_X_PATREON_SIGNATURE", "")
+        if not webhooks.signature_matches(body, signature, secrets):
+            return self.refuse(request, 403, "invalid_signature")
+        event = webhooks.event_name(request.META.get("HTTP_X_PATREON_EVENT"))
+        try:
+            receipt = webhooks.receive(event, body)
+        except DatabaseError:
+            logger.exception("Webhook %s not recorded: database error", event)
+            return self.refuse(
+                request,
+                503,
+                "database_unavailable",
+                logging.ERROR,
+                trigger=event,
+                retry_after=errors.DATABASE_RETRY_AFTER,
+            )
+        delivery = receipt.delivery
+        events.emit(
+            events.PATREON_WEBHOOK,
+            request,
+            patreon_id=delivery.patreon_id or None,
+            trigger=event,
+            outcome=delivery.outcome,
+            duplicate=receipt.duplicate,
+        )
+        return JsonResponse(
+            {
+                "received": True,
+                "event": event,
+                "outcome": delivery.outcome,
+                "duplicate": receipt.duplicate,
+            }
+        )
+
+    @staticmethod
+    def refuse(
+        request, status, code, level=logging.WARNING, trigger=None, retry_after=None
+    ):
+        """A JSON error, and the event saying why (never the body or signature)."""
+        events.emit(
+            events.PATREON_WEBHOOK,
+            request,
+            level=level,
+            trigger=trigger,
+            outcome=f"refused:{code}",
+        )
+        response = errors.json_error(status, code, WEBHOOK_REFUSALS[code])
+        if retry_after is not None:
+            response["Retry-After"] = str(retry_after)
+        return response
+
+
+WEBHOOK_REFUSALS = {
+    "webhook_not_configured": "Webhooks are not configured here "
+    "(PATREON_WEBHOOK_SECRETS).",
+    "payload_too_large": f"A webhook body is at most {webhooks.MAX_BODY_BYTES} bytes.",
+    "invalid_signature": "The X-Patreon-Signature header does not sign this body.",
+    "database_unavailable": errors.MESSAGES[503],
+}
+
+webhook = sessionless(csrf_exempt(WebhookView.as_view()))

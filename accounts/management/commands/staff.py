@@ -6,17 +6,20 @@ from django.db.models import Q
 from accounts.models import User
 
 STAFF_GROUP = "Staff"
-# What staff need to inspect and revoke sessions, view users and their
-# memberships, and deactivate a user (change_user: accounts.admin.UserAdmin
-# lets staff change is_active and nothing else), as "app_label.codename".
+# What staff need to inspect and revoke sessions, view users, their
+# memberships and Patreon's webhook deliveries, and deactivate a user
+# (change_user: accounts.admin.UserAdmin lets staff change is_active and
+# nothing else), as "app_label.codename".
 # Migration 0003_staff_group_permissions trims an existing group to this
-# list (the session ones were accounts' then: accounts 0004 moved them).
+# list (the session ones were accounts' then: accounts 0004 moved them);
+# a permission added since reaches an existing group at the next grant.
 STAFF_PERMISSIONS = [
     "sessions.view_session",
     "sessions.delete_session",
     "accounts.view_user",
     "accounts.change_user",
     "accounts.view_patreonmembership",
+    "accounts.view_webhookdelivery",
 ]
 
 
@@ -53,8 +56,9 @@ def users_with_verified_email(email):
 class Command(BaseCommand):
     help = (
         "Grant or remove admin access (the Staff group: inspect and revoke "
-        "sessions, view users and memberships, deactivate users) for a user "
-        "who has logged in with Patreon, found by Patreon id or, for grant, by "
+        "sessions, view users, memberships and webhook deliveries, deactivate "
+        "users) for a user who has logged in with Patreon, found by Patreon id "
+        "or, for grant, by "
         "an email address Patreon verified. Removing access ends their "
         "sessions."
     )
