@@ -98,9 +98,12 @@ def notes(results, points):
                 " app's: the public-API lookup builds the filter, compiles the"
                 " three-table, 29-column SELECT and applies the converters"
                 " anew for every request, which the compiled lookup did once"
-                " per thread. The SQL and its plan are the same (both"
-                " prepared): PostgreSQL's CPU per request does not move."
+                " per thread."
             )
+        text += (
+            " Both send the same SQL, prepared the same way: PostgreSQL's CPU per"
+            f" request {before['pg']:.2f} ms before, {me['pg']:.2f} ms now."
+        )
         lines.append(text)
     if unprepared and me:
         lines.append(

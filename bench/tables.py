@@ -50,12 +50,14 @@ def targets(results, points):
         rows.append(
             (
                 "/me loses no throughput beyond noise to the public-API session"
-                f" lookup (after ÷ before, same run, c={middle}; met at"
-                f" >= {NOISE_FLOOR}x)",
+                f" lookup (after ÷ before, same run, c={middle}; judged by CPU"
+                f" per request, met at >= {NOISE_FLOOR}x)",
                 f"{spread(after)} req/s, {spread(after_cpu)} by CPU per request"
                 " (each against its own bare view); noise: the same bare view"
                 f" in the two configurations {spread(noise)} req/s",
-                status(med(after) >= NOISE_FLOOR or med(after_cpu) >= NOISE_FLOOR),
+                # By CPU: on this shared machine req/s of two identical
+                # bare views differ by more than the lookup's cost.
+                status(med(after_cpu) >= NOISE_FLOOR),
             )
         )
     pairs, cpu_pairs = [], []
