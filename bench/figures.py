@@ -10,6 +10,8 @@ ME_RATIO_TARGET = 0.6
 REVOKE_TARGET_MS = 20
 ADMIN_TARGET_MS = 300
 LOCK_TARGET_MS = 1000
+# "No throughput loss beyond noise": /me after at least this share of before.
+NOISE_FLOOR = 0.95
 BIG = "1000000"
 
 
@@ -100,11 +102,46 @@ def cpu_ratios(points, config, endpoint, connections, reference="bare"):
     """
     mine = {r["run"]: r for r in points[(config, endpoint, connections)]}
     ref = {r["run"]: r for r in points[(config, reference, connections)]}
+    return [
+        _cpu_total(ref[run]) / _cpu_total(mine[run])
+        for run in sorted(mine)
+        if run in ref
+    ]
 
-    def total(r):
-        return r["app_cpu_ms"] + r.get("pg_cpu_ms", 0.0) + r["wrk_cpu_ms"]
 
-    return [total(ref[run]) / total(mine[run]) for run in sorted(mine) if run in ref]
+def _cpu_total(r):
+    return r["app_cpu_ms"] + r.get("pg_cpu_ms", 0.0) + r["wrk_cpu_ms"]
+
+
+def against(points, config, baseline, endpoint, connections, by_cpu=False):
+    """
+    Per run, ``config``'s ratio of ``endpoint`` to its bare view (req/s, or
+    CPU per request ``by_cpu``) over ``baseline``'s: each configuration
+    against its own bare view, so neighbours' load that differed between the
+    two configurations' turns cancels out.
+    """
+
+    def per_run(key):
+        bare = {r["run"]: r for r in points[(key, "bare", connections)]}
+        return {
+            r["run"]: (
+                _cpu_total(bare[r["run"]]) / _cpu_total(r)
+                if by_cpu
+                else r["rps"] / bare[r["run"]]["rps"]
+            )
+            for r in points[(key, endpoint, connections)]
+            if bare.get(r["run"], {}).get("rps")
+        }
+
+    mine, base = per_run(config), per_run(baseline)
+    return [mine[run] / base[run] for run in sorted(mine) if base.get(run)]
+
+
+def same_view(points, config, baseline, endpoint, connections):
+    """Per run, req/s of the same view in two configurations: the noise."""
+    mine = {r["run"]: r["rps"] for r in points[(config, endpoint, connections)]}
+    base = {r["run"]: r["rps"] for r in points[(baseline, endpoint, connections)]}
+    return [mine[run] / base[run] for run in sorted(mine) if base.get(run)]
 
 
 def cpu(s):

@@ -25,7 +25,7 @@ def notes(results, points):
             "me": ("pg", "me"),
             "select1": ("pg", "select1"),
             "cache": ("redis", "cache-get"),
-            "orm": ("pg-compiled", "me"),
+            "before": ("pg-compiled", "me"),
             "unprepared": ("pg-unprepared", "me"),
             "nohc": ("pg-nohc", "me"),
         }.items()
@@ -34,7 +34,7 @@ def notes(results, points):
     prof = profiles.get("me", {})
     shares = prof.get("shares", {})
     app = prof.get("app_cpu_ms", 0.0)
-    orm_prof = profiles.get("me, before (compiled lookup)", {})
+    before_prof = profiles.get("me, before (compiled lookup)", {})
 
     def part(prefix, shares=shares):
         return sum(v for k, v in shares.items() if k.startswith(prefix))
@@ -57,11 +57,11 @@ def notes(results, points):
         )
         if shares:
             text += (
-                f" py-spy puts {100 * part('session lookup'):.0f}% of /me's worker"
-                f" CPU ({part('session lookup') * app:.2f} ms) in the session lookup"
-                " itself (`accounts/session_lookup.py`: the parameters, the"
-                " converters, three `Model.from_db`), the database round trip and"
-                f" driver at {100 * part('database'):.0f}%, Django's cursor at"
+                f" py-spy puts {100 * part('ORM'):.0f}% of /me's worker CPU"
+                f" ({part('ORM') * app:.2f} ms) in the session lookup's ORM work"
+                " (`sessions.store.fetch`: building the queryset, compiling it,"
+                " three `Model.from_db`), the database round trip and driver at"
+                f" {100 * part('database'):.0f}%, Django's cursor at"
                 f" {100 * part('Django'):.0f}%, the health check at"
                 f" {100 * part('connection'):.0f}%; the session decode, the user"
                 f" and auth-hash checks take {100 * part('session decode'):.0f}%."
@@ -78,39 +78,43 @@ def notes(results, points):
             " /me request, the health check's `SELECT 1` included."
         )
         lines.append(text)
-    orm, unprepared = get["orm"], get["unprepared"]
-    if orm and me:
+    before, unprepared = get["before"], get["unprepared"]
+    if before and me:
         text = (
-            "- **Before** (the ORM session lookup of bench/orm_store.py, with"
-            f" client-side binding): /me at {by('pg-compiled')}; {ms_pair(orm)} per"
-            f" request, against {ms_pair(me)} for the app now."
+            "- **Before issue 14** (the hand-compiled lookup of"
+            " bench/compiled_store.py, prepared the same way): /me at"
+            f" {by('pg-compiled')}; {ms_pair(before)} per request, against"
+            f" {ms_pair(me)} for the app now."
         )
-        orm_shares = orm_prof.get("shares", {})
-        if orm_shares:
-            orm_app = orm_prof.get("app_cpu_ms", 0.0)
-            share = part("ORM", orm_shares)
+        before_shares = before_prof.get("shares", {})
+        if before_shares and shares:
+            before_app = before_prof.get("app_cpu_ms", 0.0)
+            lookup = part("session lookup", before_shares) + part("ORM", before_shares)
             text += (
-                f" py-spy puts {100 * share:.0f}% of its worker CPU"
-                f" ({share * orm_app:.2f} ms of {orm_app:.2f}) in the ORM:"
-                ' building the `select_related("user__patreon")` queryset,'
-                " compiling it to SQL (3 tables, 28 columns) and turning the row"
-                " into three model instances, anew for every request. The app's"
-                " lookup does that work once per thread."
+                f" py-spy puts {lookup * before_app:.2f} ms of its"
+                f" {before_app:.2f} ms of worker CPU in the lookup (the"
+                " parameters, the converters, three `Model.from_db`), against"
+                f" {part('ORM') * app:.2f} ms of {app:.2f} in the ORM for the"
+                " app's: the public-API lookup builds the filter, compiles the"
+                " three-table, 29-column SELECT and applies the converters"
+                " anew for every request, which the compiled lookup did once"
+                " per thread."
             )
+        text += (
+            " Both send the same SQL, prepared the same way: PostgreSQL's CPU per"
+            f" request {before['pg']:.2f} ms before, {me['pg']:.2f} ms now."
+        )
         lines.append(text)
-    if orm and unprepared and me:
+    if unprepared and me:
         lines.append(
-            "- **What each change gains.** Compiling the lookup once (*before* to"
-            " *compiled lookup, client-side binding*, /me at"
-            f" {by('pg-unprepared')}): gunicorn's CPU per /me request"
-            f" {orm['app']:.2f} to {unprepared['app']:.2f} ms, PostgreSQL's"
-            f" {orm['pg']:.2f} to {unprepared['pg']:.2f} ms. Prepared statements"
-            " (to the app as it is): gunicorn's"
-            f" {unprepared['app']:.2f} to {me['app']:.2f} ms, PostgreSQL's"
-            f" {unprepared['pg']:.2f} to {me['pg']:.2f} ms. By CPU, /me went from"
-            f" {med(cpu_ratios(points, 'pg-compiled', 'me', middle)):.2f}x to"
-            f" {med(cpu_ratios(points, 'pg-unprepared', 'me', middle)):.2f}x to"
-            f" {med(cpu_ratios(points, 'pg', 'me', middle)):.2f}x the bare view."
+            "- **What prepared statements gain** (*client-side binding* to the"
+            f" app as it is; /me at {by('pg-unprepared')} without them):"
+            f" gunicorn's CPU per /me request {unprepared['app']:.2f} to"
+            f" {me['app']:.2f} ms, PostgreSQL's {unprepared['pg']:.2f} to"
+            f" {me['pg']:.2f} ms. By CPU, /me at"
+            f" {med(cpu_ratios(points, 'pg-unprepared', 'me', middle)):.2f}x"
+            " the bare view without them,"
+            f" {med(cpu_ratios(points, 'pg', 'me', middle)):.2f}x with."
         )
     if sel and bare:
         ref = (
@@ -226,7 +230,8 @@ def notes(results, points):
             " over half a million rows."
         )
         lines.append(
-            f"- **Revoking** is one DELETE by the user's index:"
+            "- **Revoking** (`revoke()`: the owners for the log line, then one"
+            " DELETE, both by the user's index):"
             f" {big[sr.REVOKE]:.1f} ms at 1M rows, flat in the table's size."
         )
         lines.append(

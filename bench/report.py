@@ -203,18 +203,21 @@ def render(results, points, plots):
     add(
         "Variants, measured in the same run at the middle concurrency level."
         " *PostgreSQL* is the app as it is: its session lookup"
-        " (`accounts/session_lookup.py`) builds and compiles the query once per"
-        " thread and only executes it per request, and psycopg prepares it on"
-        " each connection (server-side binding, `prepare_threshold=5`)."
-        " *Before* is the app as it was until both changes: the session lookup"
-        " of `bench/orm_store.py`, the same query through"
-        ' `select_related("user__patreon")...first()`, built, compiled and'
-        " materialised by the ORM on every request, with Django's default"
-        " client-side binding (nothing prepared: PostgreSQL parses and plans the"
-        " join for every request). *Compiled lookup, client-side binding* is the"
-        " app's lookup with Django's default binding: from *before* to it is what"
-        " compiling the lookup once gains, from it to *PostgreSQL* what prepared"
-        " statements gain. *No CONN_HEALTH_CHECKS* is the app with"
+        " (`sessions.store.fetch`) goes through the ORM's public API, a"
+        ' `Session.objects.select_related("user__patreon")` queryset built once'
+        " per process and filtered per request, which the ORM compiles to SQL"
+        " and turns into three model instances on every request; psycopg"
+        " prepares the statement on each connection (server-side binding,"
+        " `prepare_threshold=5`). *Before* is the app as it was until issue 14:"
+        " the same query compiled by hand once per thread and connection"
+        " (`bench/compiled_store.py`, reaching into ORM internals:"
+        " `Field.get_col`, converters called by hand) and only executed per"
+        " request, everything else identical, prepared statements included:"
+        " from *before* to *PostgreSQL* is what the public-API lookup costs."
+        " *Client-side binding* is the app with Django's default binding"
+        " (nothing prepared: PostgreSQL parses and plans the join for every"
+        " request): from it to *PostgreSQL* is what prepared statements gain."
+        " *No CONN_HEALTH_CHECKS* is the app with"
         " `CONN_HEALTH_CHECKS = False`, which the app does not do;"
         " *max_requests=1000* is the app recycling each worker every 1,000"
         " requests (+ up to 100; the other configurations run with"
@@ -234,8 +237,9 @@ def render(results, points, plots):
     add("### Where /me's CPU goes (py-spy)\n")
     add(
         "py-spy `--gil` on both workers: *me* (the app as it is) and *bare* on"
-        " the PostgreSQL configuration, *me, before (ORM lookup)* on the app as"
-        f" it was before (bench/orm_store.py, client-side binding); c={middle}, 8 s"
+        " the PostgreSQL configuration, *me, before (compiled lookup)* on the app"
+        " with the lookup it had before issue 14 (bench/compiled_store.py);"
+        f" c={middle}, 8 s"
         " per endpoint; each sample goes to the first row whose frames it contains;"
         " ms/req is the share times the measured gunicorn CPU per request.\n"
     )
@@ -271,9 +275,11 @@ def render(results, points, plots):
     add("## Session rows\n")
     add(
         "In-process with the app's own code (bench/session_rows.py): N rows, 10 per"
-        " user, half expired; medians of 5. Revoking = `accounts.revocation"
-        ".revoke_user_sessions` for a user with 10 live sessions; the admin list"
-        " is `/admin/accounts/session/` as a superuser (SQL vs the rest, i.e."
+        " user, half expired; medians of 5. Revoking ="
+        ' `user.sessions.all().revoke(scope="users")` (the `Session` queryset\'s'
+        " `revoke()`, as the admin and the API end sessions) for a user with 10"
+        " live sessions; the admin list is `/admin/sessions/session/` as a"
+        " superuser (SQL vs the rest, i.e."
         " rendering); cleanup = `SessionStore.clear_expired(batch_size=1000)`, the"
         " lock held is one batch's DELETE transaction, from the DELETE to its commit,"
         " while a second connection keeps locking (`FOR UPDATE`) the rows of a user"

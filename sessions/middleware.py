@@ -7,7 +7,6 @@ from django.utils import timezone
 
 from sessions import context
 from sessions.context import Client
-from sessions.limits import Limits
 from ventures import events
 from ventures.network import client_ip
 
@@ -51,7 +50,8 @@ class SessionActivityMiddleware:
                 # The owner was deleted or deactivated: the session is dead.
                 session.flush()
             return None
-        session.limits = Limits.for_user(user)
+        # The store set the owner's limits when it loaded the row (with the
+        # owner, in the same query): nothing to rebuild per request.
         if session.is_expired():
             events.emit(events.SESSION_EXPIRED, request, user=user)
             session.flush()
