@@ -17,13 +17,6 @@ pytestmark = pytest.mark.django_db
 EVIL_ORIGIN = "https://evil.example"
 
 
-@pytest.fixture
-def patron(client, fake_patreon):
-    """The client, logged in as patron 1001."""
-    log_in(client, "1001")
-    return client
-
-
 def csrf_token(client):
     return client.get("/api/auth/csrf").json()["csrf_token"]
 
@@ -235,14 +228,6 @@ def test_healthz_answers_without_the_database(client, django_assert_num_queries)
     with django_assert_num_queries(0):
         response = client.get("/healthz")
     assert response.json() == {"status": "ok"}
-
-
-@pytest.fixture
-def second_browser(client_factory, fake_patreon):
-    """Patron 1001 logged in a second time, in another browser."""
-    other = client_factory()
-    log_in(other, "1001")
-    return other
 
 
 def test_session_list_shows_own_sessions_with_the_current_one_marked(

@@ -80,21 +80,6 @@ def concrete(path, browser):
 
 
 @pytest.fixture
-def patron(client, fake_patreon):
-    """Patron 1001, logged in in ``client``."""
-    log_in(client, "1001")
-    return client
-
-
-@pytest.fixture
-def second_browser(client_factory, fake_patreon):
-    """Patron 1001 again, in another browser: the victim's other session."""
-    other = client_factory()
-    log_in(other, "1001")
-    return other
-
-
-@pytest.fixture
 def attacker(client_factory, fake_patreon):
     """Mallory: patron 1002, logged in in her own browser."""
     browser = client_factory()
@@ -584,20 +569,22 @@ class TestTimeout:
         later(days=7, seconds=1)
         assert as_stranger(key) == 401
 
-    def test_wstg_sess_07_a_staff_session_idle_for_30_minutes_ends(self, staff, later):
+    def test_wstg_sess_07_a_staff_session_idle_for_30_minutes_ends(
+        self, superuser, later
+    ):
         later(minutes=29)
-        assert me(staff) == 200
+        assert me(superuser) == 200
         later(minutes=29 + 30, seconds=1)
-        assert me(staff) == 401
+        assert me(superuser) == 401
 
     def test_wstg_sess_07_a_busy_staff_session_still_ends_after_12_hours(
-        self, staff, later
+        self, superuser, later
     ):
         for minutes in range(20, 12 * 60, 20):
             later(minutes=minutes)
-            assert me(staff) == 200, minutes
+            assert me(superuser) == 200, minutes
         later(hours=12, seconds=1)
-        assert me(staff) == 401
+        assert me(superuser) == 401
 
     def test_wstg_sess_07_the_limit_is_enforced_by_the_server_not_the_cookie(
         self, patron, later
@@ -976,8 +963,8 @@ class TestClickjacking:
         assert response["X-Frame-Options"] == "DENY"
         assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
 
-    def test_the_admin_cannot_be_framed(self, staff):
-        response = staff.get(reverse("admin:index"))
+    def test_the_admin_cannot_be_framed(self, superuser):
+        response = superuser.get(reverse("admin:index"))
         assert response.status_code == 200
         assert response["X-Frame-Options"] == "DENY"
         assert "frame-ancestors 'none'" in response["Content-Security-Policy"]
@@ -1112,8 +1099,8 @@ class TestAdmin:
             "/wp-admin/",
         ],
     )
-    def test_common_admin_paths_lead_nowhere(self, staff, path):
-        assert staff.get(path).status_code == 404
+    def test_common_admin_paths_lead_nowhere(self, superuser, path):
+        assert superuser.get(path).status_code == 404
 
     def test_a_stranger_is_sent_to_the_admin_login(self, client):
         response = client.get(reverse("admin:index"))
@@ -1155,8 +1142,8 @@ class TestAdmin:
         assert response.status_code == 200  # the form again, with an error
         assert client.get(reverse("admin:index")).status_code == 302
 
-    def test_staff_reach_the_admin(self, staff):
-        assert staff.get(reverse("admin:index")).status_code == 200
+    def test_staff_reach_the_admin(self, superuser):
+        assert superuser.get(reverse("admin:index")).status_code == 200
 
     def test_the_admin_login_link_is_relative(self, client):
         location = client.get(reverse("admin:index"))["Location"]

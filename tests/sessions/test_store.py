@@ -7,7 +7,7 @@ database dump or a log) would see them.
 import json
 import random
 import string
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -22,10 +22,10 @@ from accounts.models import User
 from sessions.models import Session
 from sessions.store import SessionStore, hash_key
 from tests.patreon import consent, log_in, path_of, start_login
+from tests.sessions.conftest import T0
 
 pytestmark = pytest.mark.django_db
 
-T0 = datetime(2031, 3, 4, 9, 0, tzinfo=UTC)
 HOUR = 3600
 
 
@@ -52,24 +52,6 @@ def cookie(client, settings):
 
 def me(client):
     return client.get("/api/auth/me").status_code
-
-
-@pytest.fixture
-def clock(time_machine):
-    """A frozen clock at T0; ``clock(hours=1)`` moves it to T0 + 1 h."""
-    time_machine.move_to(T0, tick=False)
-
-    def at(**delta):
-        time_machine.move_to(T0 + timedelta(**delta), tick=False)
-
-    return at
-
-
-@pytest.fixture
-def patron(client, fake_patreon):
-    """The client, logged in as patron 1001."""
-    log_in(client, "1001")
-    return client
 
 
 def ada():
@@ -523,29 +505,29 @@ def test_activity_never_extends_a_persons_session_past_its_absolute_limit(
 
 
 @pytest.fixture
-def staff(client, fake_patreon, clock):
+def staff_patron(client, fake_patreon, clock):
     """The client, logged in at T0 as patron 1001, who is staff."""
     log_in(client, "1001")
     User.objects.filter(pk=ada().pk).update(is_staff=True)
     return client
 
 
-def test_a_staff_session_works_a_second_before_30_minutes_idle(staff, clock):
+def test_a_staff_session_works_a_second_before_30_minutes_idle(staff_patron, clock):
     clock(minutes=30, seconds=-1)
-    assert me(staff) == 200
+    assert me(staff_patron) == 200
 
 
-def test_a_staff_session_is_refused_a_second_after_30_minutes_idle(staff, clock):
+def test_a_staff_session_is_refused_a_second_after_30_minutes_idle(staff_patron, clock):
     clock(minutes=30, seconds=1)
-    assert me(staff) == 401
+    assert me(staff_patron) == 401
 
 
-def test_a_busy_staff_session_still_ends_after_12_hours(staff, clock):
-    keep_busy(staff, clock, until=12 * HOUR - 1, every=25 * 60)
+def test_a_busy_staff_session_still_ends_after_12_hours(staff_patron, clock):
+    keep_busy(staff_patron, clock, until=12 * HOUR - 1, every=25 * 60)
     clock(hours=12, seconds=-1)
-    assert me(staff) == 200
+    assert me(staff_patron) == 200
     clock(hours=12, seconds=1)
-    assert me(staff) == 401
+    assert me(staff_patron) == 401
 
 
 def test_a_staff_logins_row_expires_at_the_staff_idle_limit(
