@@ -204,24 +204,11 @@ def test_unknown_page_is_a_friendly_404_page(client):
     assert b"There is nothing here" in response.content
 
 
-def test_csrf_endpoint_sets_a_host_only_secure_cookie(client, settings):
+def test_csrf_endpoint_gives_the_token_and_sets_the_csrf_cookie(client, settings):
+    """The cookie's attributes: tests/test_cookies.py::TestCookieAttributes."""
     response = client.get("/api/auth/csrf")
-    cookie = response.cookies[settings.CSRF_COOKIE_NAME]
-    assert settings.CSRF_COOKIE_NAME == "__Host-csrftoken"
-    assert cookie["secure"]
-    assert cookie["httponly"]
-    assert not cookie["domain"]
+    assert settings.CSRF_COOKIE_NAME in response.cookies
     assert response.json()["csrf_token"]
-
-
-def test_session_cookie_has_production_flags(patron, settings):
-    cookie = patron.cookies[settings.SESSION_COOKIE_NAME]
-    assert settings.SESSION_COOKIE_NAME == "__Host-sessionid"
-    assert cookie["secure"]
-    assert cookie["httponly"]
-    assert cookie["samesite"] == "Lax"
-    assert cookie["path"] == "/"
-    assert not cookie["domain"]
 
 
 def test_healthz_answers_without_the_database(client, django_assert_num_queries):

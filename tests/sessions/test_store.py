@@ -15,12 +15,13 @@ from django.contrib.auth import alogin
 from django.contrib.sessions.backends.base import UpdateError
 from django.core.management.utils import get_random_secret_key
 from django.db import connection
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from sessions.models import Session
 from sessions.store import SessionStore, hash_key
+from tests.conftest import API_HOST
 from tests.patreon import consent, log_in, path_of, start_login
 from tests.sessions.conftest import T0
 
@@ -480,6 +481,14 @@ def test_a_persons_session_is_refused_a_second_after_the_idle_limit(
     assert me(client) == 200  # the last recorded activity
     clock(hours=1, seconds=settings.SESSION_IDLE_TIMEOUT + 1)
     assert me(client) == 401
+
+
+def test_the_limit_is_enforced_by_the_server_not_the_cookie(clock, patron, settings):
+    """A client that ignores Max-Age and replays the cookie gets nothing."""
+    replayed = Client(HTTP_HOST=API_HOST)
+    replayed.cookies[settings.SESSION_COOKIE_NAME] = cookie(patron, settings)
+    clock(days=2)
+    assert replayed.get("/api/auth/me", secure=True).status_code == 401
 
 
 def keep_busy(client, clock, until, every):
