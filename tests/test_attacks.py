@@ -10,11 +10,9 @@ Each test passes when the attack fails.
 import io
 import json
 import logging
-import math
 import re
 import secrets
 import sys
-from collections import Counter
 from datetime import timedelta
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
@@ -36,7 +34,6 @@ from ventures.logs import JsonFormatter
 
 pytestmark = pytest.mark.django_db
 
-SESSION_KEY_ALPHABET = set("abcdefghijklmnopqrstuvwxyz0123456789")
 EVIL_ORIGIN = "https://evil.example"
 DOCUMENT = json.loads(api.OPENAPI_DOCUMENT.read_text())
 UNSAFE_OPERATIONS = [
@@ -86,78 +83,6 @@ def attacker(client_factory, fake_patreon):
     browser = client_factory()
     log_in(browser, "1002")
     return browser
-
-
-# WSTG-SESS-01: SESSION MANAGEMENT SCHEMA (THE TOKEN ITSELF)
-# ------------------------------------------------------------------------------
-
-
-_KEYS = []
-
-
-@pytest.fixture
-def keys(client_factory, fake_patreon):
-    """
-    200 real session keys from login flows, gathered once per run: 180 made
-    when a login starts (the OAuth state needs a session) and 20 made by
-    completed Patreon logins.
-    """
-    if not _KEYS:
-        for _ in range(180):
-            browser = client_factory()
-            start_login(browser)
-            _KEYS.append(session_key(browser))
-        for n in range(20):
-            browser = client_factory()
-            log_in(browser, str(100_000 + n))
-            _KEYS.append(session_key(browser))
-    return _KEYS
-
-
-class TestSessionToken:
-    def test_wstg_sess_01_session_keys_never_repeat(self, keys):
-        assert len(keys) == 200
-        assert len(set(keys)) == len(keys)
-
-    def test_wstg_sess_01_session_key_format_is_32_lowercase_letters_and_digits(
-        self, keys
-    ):
-        for key in keys:
-            assert len(key) == 32
-            assert set(key) <= SESSION_KEY_ALPHABET
-
-    def test_wstg_sess_01_session_token_has_enough_entropy(self, keys):
-        """
-        32 characters drawn uniformly from 36 carry 32 * log2(36) = 165 bits;
-        the sample must look uniform for that to hold. ASVS asks for 128.
-        """
-        characters = Counter("".join(keys))
-        total = sum(characters.values())
-        shannon = -sum(n / total * math.log2(n / total) for n in characters.values())
-        assert set(characters) == SESSION_KEY_ALPHABET
-        assert shannon > 5.1  # bits per character; log2(36) = 5.17
-        assert shannon * 32 >= 128
-        expected = total / 36
-        chi_square = sum((n - expected) ** 2 / expected for n in characters.values())
-        assert chi_square < 70  # 35 degrees of freedom, p < 0.0005
-
-    def test_wstg_sess_01_no_position_of_the_key_is_predictable(self, keys):
-        for position in range(32):
-            assert len({key[position] for key in keys}) >= 20, position
-
-    def test_wstg_sess_01_the_key_carries_nothing_about_the_person(
-        self, patron, second_browser
-    ):
-        first, second = session_key(patron), session_key(second_browser)
-        user = User.objects.get(patreon__patreon_id="1001")
-        for key in (first, second):
-            for fact in ("1001", user.username, user.email):
-                assert fact not in key
-        common = next(
-            (i for i, (a, b) in enumerate(zip(first, second, strict=True)) if a != b),
-            32,
-        )
-        assert common < 6
 
 
 # WSTG-SESS-03: SESSION FIXATION
@@ -907,24 +832,6 @@ class TestHostHeaderInjection:
         )
         assert response.status_code == 403
         assert response.json()["login_url"] == f"https://{API_HOST}/login"
-
-    def test_a_forwarded_proto_from_an_untrusted_peer_is_not_believed(self, settings):
-        """Behind the proxy, as production runs: only its own header counts."""
-        settings.TRUSTED_PROXIES = ["10.0.0.1"]
-        settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-        plain = Client(HTTP_HOST=API_HOST)
-        response = plain.get("/api/auth/me", HTTP_X_FORWARDED_PROTO="https")
-        assert response.status_code == 301
-        assert response["Location"] == f"https://{API_HOST}/api/auth/me"
-        assert "Strict-Transport-Security" not in response
-
-    def test_a_forwarded_for_from_an_untrusted_peer_is_not_recorded(
-        self, client, fake_patreon
-    ):
-        client.defaults["HTTP_X_FORWARDED_FOR"] = "203.0.113.9"
-        log_in(client, "1001")
-        [row] = Session.objects.all()
-        assert row.ip == "127.0.0.1"
 
 
 # THE ADMIN

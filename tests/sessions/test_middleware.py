@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from sessions.models import Session
 from sessions.store import SessionStore, hash_key
-from tests.patreon import consent, path_of, start_login
+from tests.patreon import consent, log_in, path_of, start_login
 from tests.sessions.conftest import T0
 
 pytestmark = pytest.mark.django_db
@@ -61,6 +61,13 @@ def firefox_patron(client, fake_patreon, clock):
 def test_the_login_requests_ip_address_is_recorded(client, fake_patreon, settings):
     log_in_from(client, FIREFOX)
     assert row(client, settings).ip == "127.0.0.1"
+
+
+def test_a_forwarded_for_from_an_untrusted_peer_is_not_recorded(client, fake_patreon):
+    client.defaults["HTTP_X_FORWARDED_FOR"] = "203.0.113.9"
+    log_in(client, "1001")
+    [row] = Session.objects.all()
+    assert row.ip == "127.0.0.1"
 
 
 def test_the_login_requests_user_agent_is_recorded(client, fake_patreon, settings):

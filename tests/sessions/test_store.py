@@ -5,12 +5,15 @@ database dump or a log) would see them.
 """
 
 import json
+import math
 import random
 import string
+from collections import Counter
 from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.conf import settings as django_settings
 from django.contrib.auth import alogin
 from django.contrib.sessions.backends.base import UpdateError
 from django.core.management.utils import get_random_secret_key
@@ -719,3 +722,79 @@ def test_clear_expired_removes_abandoned_logins_but_not_logged_in_sessions(
     assert SessionStore.clear_expired() == 1
     assert list(Session.objects.values_list("user_id", flat=True)) == [ada().pk]
     assert me(browser) == 200
+
+
+SESSION_KEY_ALPHABET = set("abcdefghijklmnopqrstuvwxyz0123456789")
+# THE KEY ITSELF (WSTG-SESS-01)
+# ------------------------------------------------------------------------------
+
+
+_KEYS = []
+
+
+@pytest.fixture
+def keys(client_factory, fake_patreon):
+    """
+    200 real session keys from login flows, gathered once per run: 180 made
+    when a login starts (the OAuth state needs a session) and 20 made by
+    completed Patreon logins.
+    """
+    if not _KEYS:
+        for _ in range(180):
+            browser = client_factory()
+            start_login(browser)
+            _KEYS.append(cookie(browser, django_settings))
+        for n in range(20):
+            browser = client_factory()
+            log_in(browser, str(100_000 + n))
+            _KEYS.append(cookie(browser, django_settings))
+    return _KEYS
+
+
+class TestSessionToken:
+    def test_wstg_sess_01_session_keys_never_repeat(self, keys):
+        assert len(keys) == 200
+        assert len(set(keys)) == len(keys)
+
+    def test_wstg_sess_01_session_key_format_is_32_lowercase_letters_and_digits(
+        self, keys
+    ):
+        for key in keys:
+            assert len(key) == 32
+            assert set(key) <= SESSION_KEY_ALPHABET
+
+    def test_wstg_sess_01_session_token_has_enough_entropy(self, keys):
+        """
+        32 characters drawn uniformly from 36 carry 32 * log2(36) = 165 bits;
+        the sample must look uniform for that to hold. ASVS asks for 128.
+        """
+        characters = Counter("".join(keys))
+        total = sum(characters.values())
+        shannon = -sum(n / total * math.log2(n / total) for n in characters.values())
+        assert set(characters) == SESSION_KEY_ALPHABET
+        assert shannon > 5.1  # bits per character; log2(36) = 5.17
+        assert shannon * 32 >= 128
+        expected = total / 36
+        chi_square = sum((n - expected) ** 2 / expected for n in characters.values())
+        assert chi_square < 70  # 35 degrees of freedom, p < 0.0005
+
+    def test_wstg_sess_01_no_position_of_the_key_is_predictable(self, keys):
+        for position in range(32):
+            assert len({key[position] for key in keys}) >= 20, position
+
+    def test_wstg_sess_01_the_key_carries_nothing_about_the_person(
+        self, patron, second_browser
+    ):
+        first, second = (
+            cookie(patron, django_settings),
+            cookie(second_browser, django_settings),
+        )
+        user = User.objects.get(patreon__patreon_id="1001")
+        for key in (first, second):
+            for fact in ("1001", user.username, user.email):
+                assert fact not in key
+        common = next(
+            (i for i, (a, b) in enumerate(zip(first, second, strict=True)) if a != b),
+            32,
+        )
+        assert common < 6
