@@ -80,7 +80,7 @@ def test_a_logged_in_me_carries_every_header_and_the_json_policy(patron):
     assert response["Content-Security-Policy"] == JSON_POLICY
 
 
-# PAGES: the login page, the admin, an error page, a redirect
+# PAGES: the login page, the admin, error pages, redirects
 # ------------------------------------------------------------------------------
 
 
@@ -90,6 +90,7 @@ def test_a_logged_in_me_carries_every_header_and_the_json_policy(patron):
         ("/login", 200),
         ("/admin/login/", 200),
         ("/no-such-page", 404),
+        ("/api/auth/patreon/callback", 401),  # a login that failed
         ("/admin/", 302),  # to the admin's login
         ("/", 302),  # to the frontend
     ],
