@@ -1,3 +1,4 @@
+import os
 from io import StringIO
 
 import pytest
@@ -8,6 +9,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 
+from devstack.chromium import ARTIFACTS, SCREENSHOTS
 from fake_patreon.server import FakePatreon
 from tests.patreon import log_in
 
@@ -147,3 +149,16 @@ def two_patrons(client_factory, fake_patreon):
         browsers[patreon_id] = client_factory()
         log_in(browsers[patreon_id], patreon_id)
     return browsers
+
+
+@pytest.fixture
+def screenshots():
+    """
+    Where to save the docs' screenshots: with UPDATE_SCREENSHOTS=1 over
+    docs/screenshots/, otherwise (so a test run leaves the checkout clean) in
+    test-artifacts/screenshots/.
+    """
+    update = os.environ.get("UPDATE_SCREENSHOTS")
+    folder = SCREENSHOTS if update else ARTIFACTS / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
