@@ -1,11 +1,15 @@
+import os
 from io import StringIO
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 
+from devstack.chromium import ARTIFACTS, SCREENSHOTS
 from fake_patreon.server import FakePatreon
 from tests.patreon import log_in
 
@@ -66,21 +70,6 @@ def fake_patreon(fake_patreon_server, settings):
 
 
 @pytest.fixture
-def staff(django_user_model, client_factory):
-    """
-    A browser logged in to the admin as a superuser. For the staff role (the
-    Staff group, no superuser) use ``staff_member``.
-    """
-    user = django_user_model.objects.create(
-        username="staffer", is_staff=True, is_superuser=True
-    )
-    browser = client_factory()
-    browser.force_login(user)
-    browser.user = user
-    return browser
-
-
-@pytest.fixture
 def staff_member(client_factory, fake_patreon):
     """
     A browser logged in with Patreon as patron 200001, made staff by
@@ -95,7 +84,11 @@ def staff_member(client_factory, fake_patreon):
 
 @pytest.fixture
 def superuser(django_user_model, client_factory):
-    """A browser logged in as the emergency superuser (a password account)."""
+    """
+    A browser logged in to the admin as the emergency superuser (a password
+    account, ``root``). For the staff role (the Staff group, no superuser) use
+    ``staff_member``.
+    """
     user = django_user_model.objects.create_superuser(
         "root", "root@example.test", SUPERUSER_PASSWORD
     )
@@ -106,6 +99,49 @@ def superuser(django_user_model, client_factory):
 
 
 @pytest.fixture
+def patron(client, fake_patreon):
+    """The ``client`` browser, logged in with Patreon as patron 1001."""
+    response = log_in(client, "1001")
+    assert response.status_code == 302
+    return client
+
+
+@pytest.fixture
+def second_browser(client_factory, fake_patreon):
+    """Patron 1001 logged in a second time, in another browser: a second session."""
+    other = client_factory()
+    log_in(other, "1001")
+    return other
+
+
+@pytest.fixture
+def alice(client_factory, fake_patreon):
+    """A browser logged in with Patreon as patron 100001."""
+    browser = client_factory()
+    log_in(browser, "100001")
+    return browser
+
+
+@pytest.fixture
+def bob(client_factory, fake_patreon):
+    """A browser logged in with Patreon as patron 100002."""
+    browser = client_factory()
+    log_in(browser, "100002")
+    return browser
+
+
+@pytest.fixture
+def latest_migrations_afterwards():
+    """
+    For tests that migrate backwards: the next test finds every migration
+    applied, as always. Use with ``pytest.mark.usefixtures``.
+    """
+    yield
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.fixture
 def two_patrons(client_factory, fake_patreon):
     """Browsers logged in as Patreon users 100001 and 100002, by Patreon id."""
     browsers = {}
@@ -113,3 +149,16 @@ def two_patrons(client_factory, fake_patreon):
         browsers[patreon_id] = client_factory()
         log_in(browsers[patreon_id], patreon_id)
     return browsers
+
+
+@pytest.fixture
+def screenshots():
+    """
+    Where to save the docs' screenshots: with UPDATE_SCREENSHOTS=1 over
+    docs/screenshots/, otherwise (so a test run leaves the checkout clean) in
+    test-artifacts/screenshots/.
+    """
+    update = os.environ.get("UPDATE_SCREENSHOTS")
+    folder = SCREENSHOTS if update else ARTIFACTS / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -17,13 +17,6 @@ pytestmark = pytest.mark.django_db
 EVIL_ORIGIN = "https://evil.example"
 
 
-@pytest.fixture
-def patron(client, fake_patreon):
-    """The client, logged in as patron 1001."""
-    log_in(client, "1001")
-    return client
-
-
 def csrf_token(client):
     return client.get("/api/auth/csrf").json()["csrf_token"]
 
@@ -219,38 +212,17 @@ def test_unknown_page_is_a_friendly_404_page(client):
     assert b"There is nothing here" in response.content
 
 
-def test_csrf_endpoint_sets_a_host_only_secure_cookie(client, settings):
+def test_csrf_endpoint_gives_the_token_and_sets_the_csrf_cookie(client, settings):
+    """The cookie's attributes: tests/test_cookies.py::TestCookieAttributes."""
     response = client.get("/api/auth/csrf")
-    cookie = response.cookies[settings.CSRF_COOKIE_NAME]
-    assert settings.CSRF_COOKIE_NAME == "__Host-csrftoken"
-    assert cookie["secure"]
-    assert cookie["httponly"]
-    assert not cookie["domain"]
+    assert settings.CSRF_COOKIE_NAME in response.cookies
     assert response.json()["csrf_token"]
-
-
-def test_session_cookie_has_production_flags(patron, settings):
-    cookie = patron.cookies[settings.SESSION_COOKIE_NAME]
-    assert settings.SESSION_COOKIE_NAME == "__Host-sessionid"
-    assert cookie["secure"]
-    assert cookie["httponly"]
-    assert cookie["samesite"] == "Lax"
-    assert cookie["path"] == "/"
-    assert not cookie["domain"]
 
 
 def test_healthz_answers_without_the_database(client, django_assert_num_queries):
     with django_assert_num_queries(0):
         response = client.get("/healthz")
     assert response.json() == {"status": "ok"}
-
-
-@pytest.fixture
-def second_browser(client_factory, fake_patreon):
-    """Patron 1001 logged in a second time, in another browser."""
-    other = client_factory()
-    log_in(other, "1001")
-    return other
 
 
 def test_session_list_shows_own_sessions_with_the_current_one_marked(

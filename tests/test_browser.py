@@ -20,7 +20,6 @@ browsers' console messages and the stack's logs in its report.
 
 from __future__ import annotations
 
-import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -30,9 +29,7 @@ from playwright.sync_api import expect, sync_playwright
 
 from devstack.certs import spki_sha256
 from devstack.chromium import (
-    ARTIFACTS,
     CHROMIUM,
-    SCREENSHOTS,
     Chrome,
     chromium_args,
     keep_failure_artifacts,
@@ -108,9 +105,11 @@ class _ArtifactsOnFailure:
                         ),
                     )
                 )
-            stack = funcargs.get("stack")
-            if isinstance(stack, Stack):
-                report.sections.append((f"stack {stack.name}", stack.logs(40)))
+            browser_stack = funcargs.get("browser_stack")
+            if isinstance(browser_stack, Stack):
+                report.sections.append(
+                    (f"stack {browser_stack.name}", browser_stack.logs(40))
+                )
         return report
 
 
@@ -140,7 +139,7 @@ def pytest_generate_tests(metafunc):
 
 
 @pytest.fixture(scope="module")
-def stack(config):
+def browser_stack(config):
     """The production stack, with this configuration's session cookie."""
     missing = missing_tools()
     if missing:
@@ -159,25 +158,25 @@ def stack(config):
             stop_quickly(running)
 
 
-def stop_quickly(stack):
+def stop_quickly(browser_stack):
     """
     nginx first, then both instances at once: a gunicorn takes seconds to
     stop, and the stack would stop them one after the other. The stack's own
     exit then finds them stopped.
     """
-    stack.nginx.stop()
-    with ThreadPoolExecutor(len(stack.instances)) as pool:
-        list(pool.map(lambda instance: instance.stop(), stack.instances))
+    browser_stack.nginx.stop()
+    with ThreadPoolExecutor(len(browser_stack.instances)) as pool:
+        list(pool.map(lambda instance: instance.stop(), browser_stack.instances))
 
 
 @pytest.fixture(scope="module")
-def chrome(stack):
+def chrome(browser_stack):
     """Chromium for this stack, with the frontend's and evil's nginx."""
-    with sites_for(stack) as sites, sync_playwright() as playwright:
-        spki = spki_sha256(stack.certificates.certificate)
+    with sites_for(browser_stack) as sites, sync_playwright() as playwright:
+        spki = spki_sha256(browser_stack.certificates.certificate)
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM),
-            args=chromium_args(stack.nginx.https_port, sites.port, spki),
+            args=chromium_args(browser_stack.nginx.https_port, sites.port, spki),
             timeout=60_000,
         )
         try:
@@ -217,20 +216,9 @@ def crowd(chrome):
 
 
 @pytest.fixture
-def screenshots(config):
-    """
-    Where to save the docs' screenshots, in one configuration only: with
-    UPDATE_SCREENSHOTS=1 over docs/screenshots/, otherwise (so a test run
-    leaves the checkout clean) in test-artifacts/screenshots/.
-    """
-    if not config.screenshots:
-        return None
-    if os.environ.get("UPDATE_SCREENSHOTS"):
-        folder = SCREENSHOTS
-    else:
-        folder = ARTIFACTS / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+def config_screenshots(config, screenshots):
+    """The screenshots folder, in the one configuration the docs show; else None."""
+    return screenshots if config.screenshots else None
 
 
 def assert_shows_own_data(person):
@@ -249,13 +237,13 @@ def session_cookie(person, config):
 # ------------------------------------------------------------------------------
 
 
-def test_multiple_users_can_log_in_simultaneously(people, config, screenshots):
+def test_multiple_users_can_log_in_simultaneously(people, config, config_screenshots):
     """Two, then five people log in at once; each lands logged in as themselves."""
     two = people(2, "pair")
     log_in_together(
         two,
         ["1001", "1002"],
-        login_screenshot=screenshots and screenshots / "login.png",
+        login_screenshot=config_screenshots and config_screenshots / "login.png",
     )
     for person in two:
         assert_shows_own_data(person)
@@ -288,7 +276,7 @@ def test_each_user_sees_their_own_account_data(crowd):
     assert len(names) == len(crowd), names
 
 
-def test_sessions_persist_across_page_reloads(crowd, stack, config):
+def test_sessions_persist_across_page_reloads(crowd, browser_stack, config):
     """Reload, a new tab, and restarting both API instances keep everyone in."""
     for person in crowd:
         person.page.reload()
@@ -307,12 +295,12 @@ def test_sessions_persist_across_page_reloads(crowd, stack, config):
         return  # restarts do not depend on the cookie: host-only shows them
     # Both instances down, then up again: nothing of a session lives in a
     # process, so nobody notices but for the wait.
-    old = list(stack.instances)
+    old = list(browser_stack.instances)
     with ThreadPoolExecutor(len(old)) as pool:
         stopped = list(pool.map(lambda instance: instance.stop(), old))
-        assert stopped == [0] * len(old), stack.logs()
-        list(pool.map(stack.restart, old))
-    assert {i.pid for i in stack.instances}.isdisjoint({i.pid for i in old})
+        assert stopped == [0] * len(old), browser_stack.logs()
+        list(pool.map(browser_stack.restart, old))
+    assert {i.pid for i in browser_stack.instances}.isdisjoint({i.pid for i in old})
 
     for person in crowd:
         person.page.reload()
@@ -396,7 +384,7 @@ def test_cors_headers_show_correct_origin(people):
 # ------------------------------------------------------------------------------
 
 
-def test_a_foreign_origin_cannot_read_me_or_log_anyone_out(people, stack):
+def test_a_foreign_origin_cannot_read_me_or_log_anyone_out(people, browser_stack):
     [person] = people(1)
     log_in_together([person], ["1004"])
     evil = person.context.new_page()
@@ -432,7 +420,7 @@ def test_a_foreign_origin_cannot_read_me_or_log_anyone_out(people, stack):
 
     # Logging out: a fetch POST (simple, no preflight), a CORS one with a
     # made-up token, and a form POST, the classic cross-site request.
-    refused_before = refused_logouts(stack)
+    refused_before = refused_logouts(browser_stack)
     attempts = evil.evaluate(
         """async (url) => {
             const outcomes = [];
@@ -468,10 +456,10 @@ def test_a_foreign_origin_cannot_read_me_or_log_anyone_out(people, stack):
     # refused them: the API answered 403 to each.
     assert navigation.value.status == 403, navigation.value.status
     wait_for(
-        lambda: refused_logouts(stack) - refused_before >= 2,
+        lambda: refused_logouts(browser_stack) - refused_before >= 2,
         10,
         "the API's 403 to the cross-site POSTs",
-        log=stack.logs,
+        log=browser_stack.logs,
     )
 
     assert refresh(person.page) == "logged-in"
@@ -498,11 +486,11 @@ def test_logout_in_one_context_leaves_the_others_logged_in(people, config):
         assert_shows_own_data(person)
 
 
-def refused_logouts(stack):
+def refused_logouts(browser_stack):
     """How many POST /api/auth/logout the instances answered with 403."""
     return sum(
         1
-        for instance in stack.instances
+        for instance in browser_stack.instances
         for entry in instance.access_log()
         if entry.get("path") == "/api/auth/logout"
         and entry.get("method") == "POST"
@@ -556,7 +544,7 @@ ADMIN_VIEWPORT = {"width": 1280, "height": 720}
 
 @host_only
 def test_staff_revoking_a_session_in_the_admin_logs_that_browser_out(
-    people, stack, screenshots
+    people, browser_stack, config_screenshots
 ):
     [victim] = people(1, "victim", user_agent=USER_AGENTS["1006"])
     others = [
@@ -567,7 +555,7 @@ def test_staff_revoking_a_session_in_the_admin_logs_that_browser_out(
     log_in_together(
         [victim, *others, staffer], ["1006", "300041", "300042", "300043", "1007"]
     )
-    manage(stack, "staff", "grant", "--patreon-id", "1007", "--superuser")
+    manage(browser_stack, "staff", "grant", "--patreon-id", "1007", "--superuser")
 
     admin = staffer.page
     admin.goto(f"{API_ORIGIN}/admin/sessions/session/")
@@ -577,10 +565,10 @@ def test_staff_revoking_a_session_in_the_admin_logs_that_browser_out(
     results = admin.locator(".results")
     assert results.evaluate("e => e.scrollWidth <= e.clientWidth")
     assert "Mobile Safari 18 on iOS" in admin.inner_text("#result_list")
-    if screenshots:
+    if config_screenshots:
         admin.reload()  # past the "signed in" message
         admin.wait_for_selector("#result_list")
-        admin.screenshot(path=screenshots / "admin-sessions.png")
+        admin.screenshot(path=config_screenshots / "admin-sessions.png")
 
     admin.fill("#searchbar", "1006")
     admin.press("#searchbar", "Enter")

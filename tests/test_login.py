@@ -785,7 +785,7 @@ ODD_ATTRIBUTES = {
     "attributes", ODD_ATTRIBUTES.values(), ids=ODD_ATTRIBUTES.keys()
 )
 def test_an_odd_patreon_profile_still_logs_the_patron_in(
-    client, fake_patreon, staff, attributes
+    client, fake_patreon, superuser, attributes
 ):
     from allauth.account.models import EmailAddress
 
@@ -809,8 +809,8 @@ def test_an_odd_patreon_profile_still_logs_the_patron_in(
     # Shown escaped wherever shown: the login page and the admin.
     pages = [
         client.get("/login").content,
-        staff.get(f"/admin/accounts/user/{user.pk}/change/").content,
-        staff.get("/admin/accounts/user/").content,
+        superuser.get(f"/admin/accounts/user/{user.pk}/change/").content,
+        superuser.get("/admin/accounts/user/").content,
     ]
     for page in pages:
         assert b"<script>alert" not in page

@@ -73,7 +73,7 @@ def test_startup_line_states_the_policy_and_never_the_key(settings, caplog):
 
 
 def test_logout_and_revocation_are_logged_with_who_and_whose(
-    client_factory, fake_patreon, staff, caplog
+    client_factory, fake_patreon, superuser, caplog
 ):
     from django.urls import reverse
 
@@ -87,8 +87,8 @@ def test_logout_and_revocation_are_logged_with_who_and_whose(
     token = alice.get("/api/auth/csrf").json()["csrf_token"]
     alice.post("/api/auth/logout", HTTP_X_CSRFTOKEN=token)
     url = reverse("admin:sessions_session_changelist")
-    page = staff.get(url).content.decode()
-    staff.post(
+    page = superuser.get(url).content.decode()
+    superuser.post(
         url,
         {
             "action": "revoke_selected",
@@ -106,7 +106,7 @@ def test_logout_and_revocation_are_logged_with_who_and_whose(
     assert events["logged_out"]["patreon_id"] == "1001"
     revoked = events["sessions_revoked"]
     assert revoked["owners"] == [bob_id]
-    assert revoked["revoked_by"] == staff.user.pk
+    assert revoked["revoked_by"] == superuser.user.pk
     assert revoked["count"] == 1
 
 

@@ -24,12 +24,7 @@ def migrate(*target):
     executor.migrate([target])
 
 
-@pytest.fixture(autouse=True)
-def _back_to_the_latest_migrations():
-    """The next test finds every migration applied, as always."""
-    yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+pytestmark = pytest.mark.usefixtures("latest_migrations_afterwards")
 
 
 @pytest.mark.django_db(transaction=True)

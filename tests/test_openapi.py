@@ -193,21 +193,6 @@ def view_methods(entry):
     }
 
 
-@pytest.fixture
-def patron(client, fake_patreon):
-    """The client, logged in as patron 1001 (one tier)."""
-    log_in(client, "1001")
-    return client
-
-
-@pytest.fixture
-def second_browser(client_factory, fake_patreon):
-    """Patron 1001 in a second browser."""
-    other = client_factory()
-    log_in(other, "1001")
-    return other
-
-
 # THE DOCUMENT
 # ------------------------------------------------------------------------------
 
@@ -451,8 +436,8 @@ class TestLoggedInAnswers:
         body = assert_conforms(client.get("/api/auth/me"), "get", "/api/auth/me")
         assert body["patreon"]["patron_status"] == "former_patron"
 
-    def test_me_for_the_emergency_superuser_without_patreon(self, staff):
-        body = assert_conforms(staff.get("/api/auth/me"), "get", "/api/auth/me")
+    def test_me_for_the_emergency_superuser_without_patreon(self, superuser):
+        body = assert_conforms(superuser.get("/api/auth/me"), "get", "/api/auth/me")
         assert body["patreon"] is None
 
     def test_the_session_list(self, patron, second_browser):

@@ -28,14 +28,6 @@ WRITES = ("INSERT", "UPDATE", "DELETE")
 _numbers = itertools.count(1)
 
 
-@pytest.fixture
-def patron(client, fake_patreon):
-    """The client, logged in as patron 1001 through the fake Patreon."""
-    response = log_in(client, "1001")
-    assert response.status_code == 302
-    return client
-
-
 def queries(client, path, **params):
     """The SQL statements one GET of ``path`` runs; the answer must be ``status``."""
     status = params.pop("status", 200)
@@ -64,8 +56,8 @@ def test_the_budget_holds_on_every_request_not_only_the_first(patron):
         assert len(queries(patron, "/api/auth/me")) == 1
 
 
-def test_a_staff_members_me_costs_one_query_too(staff):
-    assert len(queries(staff, "/api/auth/me")) == 1
+def test_a_staff_members_me_costs_one_query_too(superuser):
+    assert len(queries(superuser, "/api/auth/me")) == 1
 
 
 def test_anonymous_me_without_a_cookie_costs_no_query(client):
@@ -131,11 +123,11 @@ def add_sessions(count):
     )
 
 
-def test_the_admin_session_list_costs_the_same_with_10_or_60_sessions(staff):
+def test_the_admin_session_list_costs_the_same_with_10_or_60_sessions(superuser):
     add_sessions(10)
-    few = queries(staff, reverse(CHANGELIST))
+    few = queries(superuser, reverse(CHANGELIST))
     add_sessions(50)  # 60 in all: more than one page of 50
-    many = queries(staff, reverse(CHANGELIST))
+    many = queries(superuser, reverse(CHANGELIST))
     assert len(many) == len(few), (few, many)
     # The staff member's session, the count (on PostgreSQL, the planner's
     # estimate first: EstimatedCountPaginator), the page (users and
@@ -143,10 +135,10 @@ def test_the_admin_session_list_costs_the_same_with_10_or_60_sessions(staff):
     assert len(few) <= 4, few
 
 
-def test_the_admin_session_list_second_page_costs_the_same(staff):
+def test_the_admin_session_list_second_page_costs_the_same(superuser):
     add_sessions(60)
-    first = queries(staff, reverse(CHANGELIST))
-    second = queries(staff, reverse(CHANGELIST), p=2)
+    first = queries(superuser, reverse(CHANGELIST))
+    second = queries(superuser, reverse(CHANGELIST), p=2)
     assert len(second) == len(first)
 
 

@@ -44,7 +44,7 @@ def tight_limits(settings):
 
 
 @pytest.fixture
-def clock(time_machine):
+def clock_before_edge(time_machine):
     """A stopped clock, one second before a window's edge; move it by hand."""
     time_machine.move_to(EDGE - 1, tick=False)
     return time_machine
@@ -54,54 +54,56 @@ def hits(n, limit=10, key="203.0.113.7"):
     return [allow("test", key, limit, 60) for _ in range(n)]
 
 
-def test_a_burst_at_the_window_edge_gets_the_limit_not_twice(clock):
+def test_a_burst_at_the_window_edge_gets_the_limit_not_twice(clock_before_edge):
     """The fixed window let 10 in before the edge and 10 more a second later."""
     before = hits(10)
-    clock.move_to(EDGE + 1, tick=False)
+    clock_before_edge.move_to(EDGE + 1, tick=False)
     after = hits(10)
     assert before == [True] * 10
     assert after == [False] * 10
 
 
-def test_a_burst_over_the_limit_gets_exactly_the_limit(clock):
+def test_a_burst_over_the_limit_gets_exactly_the_limit(clock_before_edge):
     assert hits(25) == [True] * 10 + [False] * 15
 
 
-def test_the_previous_window_weighs_in_for_what_is_left_of_it(clock):
+def test_the_previous_window_weighs_in_for_what_is_left_of_it(clock_before_edge):
     hits(10)
     # Half a window after the edge, half of the previous window's hits are
     # still inside the last minute: five more fit.
-    clock.move_to(EDGE + 30, tick=False)
+    clock_before_edge.move_to(EDGE + 30, tick=False)
     assert hits(6) == [True] * 5 + [False]
 
 
-def test_the_limit_comes_back_once_the_window_has_passed(clock):
+def test_the_limit_comes_back_once_the_window_has_passed(clock_before_edge):
     hits(10)
-    clock.move_to(EDGE + 1, tick=False)
+    clock_before_edge.move_to(EDGE + 1, tick=False)
     assert hits(1) == [False]
-    clock.move_to(EDGE + 60, tick=False)
+    clock_before_edge.move_to(EDGE + 60, tick=False)
     assert hits(10) == [True] * 9 + [False]  # the refused hit counted too
-    clock.move_to(EDGE + 180, tick=False)
+    clock_before_edge.move_to(EDGE + 180, tick=False)
     assert hits(10) == [True] * 10
 
 
-def test_a_steady_client_under_the_limit_is_never_refused(clock):
+def test_a_steady_client_under_the_limit_is_never_refused(clock_before_edge):
     """One hit every 7 seconds, about 8.6 a minute, for ten minutes."""
     results = []
     for i in range(86):
-        clock.move_to(EDGE + 7 * i, tick=False)
+        clock_before_edge.move_to(EDGE + 7 * i, tick=False)
         results += hits(1)
     assert all(results)
 
 
-def test_counters_are_per_key(clock):
+def test_counters_are_per_key(clock_before_edge):
     hits(10, key="203.0.113.7")
     assert hits(1, key="203.0.113.8") == [True]
 
 
-def test_the_login_start_holds_the_edge_burst_to_the_limit(client, tight_limits, clock):
+def test_the_login_start_holds_the_edge_burst_to_the_limit(
+    client, tight_limits, clock_before_edge
+):
     before = [press_login(client).status_code for _ in range(3)]
-    clock.move_to(EDGE + 1, tick=False)
+    clock_before_edge.move_to(EDGE + 1, tick=False)
     assert before == [302, 302, 302]
     assert press_login(client).status_code == 429
 
@@ -149,11 +151,11 @@ def test_limits_hold_in_redis(client, tight_limits, settings):
     assert statuses[-1] == 429
 
 
-def test_the_sliding_window_holds_in_redis(settings, clock):
+def test_the_sliding_window_holds_in_redis(settings, clock_before_edge):
     settings.CACHES = REDIS
     try:
         before = hits(10)
-        clock.move_to(EDGE + 1, tick=False)
+        clock_before_edge.move_to(EDGE + 1, tick=False)
         after = hits(10)
     finally:
         cache.clear()

@@ -36,7 +36,7 @@ import pytest
 import requests
 from playwright.sync_api import sync_playwright
 
-from devstack.chromium import ARTIFACTS, CHROMIUM, CHROMIUM_FLAGS, SCREENSHOTS
+from devstack.chromium import CHROMIUM, CHROMIUM_FLAGS
 from devstack.pages import choose_patron, expected, shown, wait_for_state
 from devstack.processes import ROOT, Process, free_port, run, wait_for
 
@@ -318,15 +318,6 @@ def page(chromium):
         yield context.new_page()
     finally:
         context.close()
-
-
-@pytest.fixture
-def screenshots():
-    """As in tests/test_browser.py: docs/ with UPDATE_SCREENSHOTS=1, else artifacts."""
-    update = os.environ.get("UPDATE_SCREENSHOTS")
-    folder = SCREENSHOTS if update else ARTIFACTS / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
 
 
 def test_root_leads_to_the_example_frontend(make_run):

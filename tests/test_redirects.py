@@ -6,7 +6,8 @@ from accounts.redirects import is_allowed_next
 
 
 @pytest.fixture(autouse=True)
-def frontend(settings):
+def frontend_origin(settings):
+    """The frontend at https://ventures.test, for every test here."""
     settings.FRONTEND_ORIGINS = ["https://ventures.test"]
 
 

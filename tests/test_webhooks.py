@@ -65,8 +65,8 @@ def deliver(client, delivery, **extra):
 
 
 @pytest.fixture
-def patron(client, fake_patreon):
-    """Patron 1001, logged in once: their membership row exists."""
+def membership(client, fake_patreon):
+    """Patron 1001's membership row, written by a login."""
     log_in(client, "1001")
     return PatreonMembership.objects.get(patreon_id="1001")
 
@@ -78,7 +78,9 @@ def changed_at(patreon_id="1001"):
 # A VERIFIED EVENT IS A SIGNAL
 
 
-def test_a_member_event_marks_the_membership_changed_and_is_recorded(patreon, patron):
+def test_a_member_event_marks_the_membership_changed_and_is_recorded(
+    patreon, membership
+):
     response = deliver(patreon, signed())
     assert response.status_code == 200
     assert response.json() == {
@@ -100,7 +102,7 @@ def test_a_member_event_marks_the_membership_changed_and_is_recorded(patreon, pa
     assert (delivery.member_id, delivery.campaign_id) == (member_id, "9000001")
 
 
-def test_the_payload_is_not_applied_as_state(patreon, patron):
+def test_the_payload_is_not_applied_as_state(patreon, membership):
     """A cancellation announced is re-read later; the row keeps its tiers."""
     before = PatreonMembership.objects.values().get(patreon_id="1001")
     cancelled = signed(patron_status="former_patron", tiers=())
@@ -109,7 +111,7 @@ def test_the_payload_is_not_applied_as_state(patreon, patron):
     assert {**after, "changed_at": None} == {**before, "changed_at": None}
 
 
-def test_neither_body_nor_signature_is_stored(patreon, patron):
+def test_neither_body_nor_signature_is_stored(patreon, membership):
     delivery = signed()
     deliver(patreon, delivery)
     stored = json.dumps(list(WebhookDelivery.objects.values()), default=str)
@@ -118,15 +120,17 @@ def test_neither_body_nor_signature_is_stored(patreon, patron):
 
 
 @pytest.mark.parametrize("event", ["members:create", "members:pledge:delete"])
-def test_every_member_trigger_marks(patreon, patron, event):
+def test_every_member_trigger_marks(patreon, membership, event):
     assert deliver(patreon, signed(event=event)).json()["outcome"] == "marked"
 
 
-def test_an_uppercase_signature_is_accepted(patreon, patron):
+def test_an_uppercase_signature_is_accepted(patreon, membership):
     assert deliver(patreon, signed().uppercase()).json()["outcome"] == "marked"
 
 
-def test_every_configured_secret_verifies_during_a_rotation(patreon, patron, settings):
+def test_every_configured_secret_verifies_during_a_rotation(
+    patreon, membership, settings
+):
     settings.PATREON_WEBHOOK_SECRETS = ["new-secret", SECRET]
     assert deliver(patreon, signed(secret="new-secret")).status_code == 200
     assert deliver(patreon, signed(event="members:create")).status_code == 200
@@ -135,7 +139,7 @@ def test_every_configured_secret_verifies_during_a_rotation(patreon, patron, set
 # THE SAME DELIVERY TWICE IS ONE EVENT
 
 
-def test_a_duplicate_is_one_row_and_marks_once(patreon, patron, time_machine):
+def test_a_duplicate_is_one_row_and_marks_once(patreon, membership, time_machine):
     delivery = signed()
     first = deliver(patreon, delivery)
     marked = changed_at()
@@ -148,7 +152,7 @@ def test_a_duplicate_is_one_row_and_marks_once(patreon, patron, time_machine):
     assert changed_at() == marked
 
 
-def test_the_same_body_under_another_trigger_is_another_delivery(patreon, patron):
+def test_the_same_body_under_another_trigger_is_another_delivery(patreon, membership):
     body = signed()
     deliver(patreon, body)
     deliver(patreon, Delivery.signed("members:create", json.loads(body.body), SECRET))
@@ -173,7 +177,7 @@ def test_the_same_body_under_another_trigger_is_another_delivery(patreon, patron
         ),
     ],
 )
-def test_a_forged_webhook_is_refused_and_changes_nothing(patreon, patron, forged):
+def test_a_forged_webhook_is_refused_and_changes_nothing(patreon, membership, forged):
     response = deliver(patreon, forged)
     assert response.status_code == 403
     assert response.json()["error"] == "invalid_signature"
@@ -182,13 +186,15 @@ def test_a_forged_webhook_is_refused_and_changes_nothing(patreon, patron, forged
 
 
 def test_a_signature_made_with_the_old_secret_fails_once_it_is_retired(
-    patreon, patron, settings
+    patreon, membership, settings
 ):
     settings.PATREON_WEBHOOK_SECRETS = ["new-secret"]
     assert deliver(patreon, signed(secret=SECRET)).status_code == 403
 
 
-def test_without_a_secret_configured_every_webhook_is_503(patreon, patron, settings):
+def test_without_a_secret_configured_every_webhook_is_503(
+    patreon, membership, settings
+):
     settings.PATREON_WEBHOOK_SECRETS = []
     response = deliver(patreon, signed())
     assert response.status_code == 503
@@ -223,9 +229,9 @@ def test_a_lying_content_length_is_413(patreon):
     assert response.status_code == 413
 
 
-def test_a_change_a_newer_read_has_seen_is_not_marked(patreon, patron):
+def test_a_change_a_newer_read_has_seen_is_not_marked(patreon, membership):
     """A login whose read started after the delivery came already shows it."""
-    PatreonMembership.objects.filter(pk=patron.pk).update(
+    PatreonMembership.objects.filter(pk=membership.pk).update(
         synced_at=timezone.now() + timedelta(minutes=1)
     )
     response = deliver(patreon, signed())
@@ -296,7 +302,7 @@ def test_a_body_of_exactly_one_mebibyte_is_read(patreon):
     ],
 )
 def test_a_verified_event_we_ignore_is_acknowledged_and_recorded(
-    patreon, patron, delivery, outcome
+    patreon, membership, delivery, outcome
 ):
     response = deliver(patreon, delivery)
     assert response.status_code == 200
@@ -305,7 +311,7 @@ def test_a_verified_event_we_ignore_is_acknowledged_and_recorded(
     assert changed_at() is None
 
 
-def test_hostile_ids_are_not_stored(patreon, patron):
+def test_hostile_ids_are_not_stored(patreon, membership):
     payload = member_payload(DIRECTORY, "1001")
     payload["data"]["relationships"]["user"]["data"]["id"] = "1001' OR 1=1 --"
     payload["data"]["id"] = "x" * 500
@@ -326,7 +332,7 @@ def test_an_odd_trigger_name_is_stored_cleaned(patreon):
 # A DATABASE OUTAGE: 503, SO PATREON DELIVERS AGAIN
 
 
-def test_a_database_error_is_503_and_stores_nothing(patreon, patron):
+def test_a_database_error_is_503_and_stores_nothing(patreon, membership):
     with connection.cursor() as cursor:
         cursor.execute("ALTER TABLE accounts_webhookdelivery RENAME TO gone")
     patreon.raise_request_exception = False
@@ -340,14 +346,14 @@ def test_a_database_error_is_503_and_stores_nothing(patreon, patron):
 # NO SESSION, NO COOKIE, NO CSRF
 
 
-def test_no_csrf_token_is_needed_and_no_cookie_is_set(patreon, patron):
+def test_no_csrf_token_is_needed_and_no_cookie_is_set(patreon, membership):
     response = deliver(patreon, signed())
     assert response.status_code == 200
     assert not response.cookies
     assert "Cookie" not in response.get("Vary", "")
 
 
-def test_a_session_cookie_sent_along_is_not_even_read(client, patron, settings):
+def test_a_session_cookie_sent_along_is_not_even_read(client, membership, settings):
     """A logged-in browser posting here gets no session behaviour at all."""
     session_cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
     with CaptureQueriesContext(connection) as queries:
@@ -370,7 +376,7 @@ def test_only_post_is_answered(patreon):
 
 
 def test_each_delivery_logs_one_event_without_body_or_signature(
-    patreon, patron, caplog
+    patreon, membership, caplog
 ):
     delivery, forged = signed(), signed().tampered()
     with caplog.at_level(logging.INFO, logger="ventures.auth"):

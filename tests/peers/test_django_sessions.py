@@ -239,13 +239,13 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def clock(time_machine):
+def login_clock(time_machine):
     time_machine.move_to(T0, tick=False)
     return time_machine
 
 
 @pytest.fixture
-def cookie_key(client, fake_patreon, clock, settings):
+def cookie_key(client, fake_patreon, login_clock, settings):
     """The cookie key of patron 1001, logged in at T0."""
     log_in(client, "1001")
     return client.cookies[settings.SESSION_COOKIE_NAME].value
@@ -278,11 +278,13 @@ def test_a_five_minute_expiry_is_honoured_by_the_row_and_the_cookie(cookie_key, 
     assert row_expiry(cookie_key) == T0 + timedelta(minutes=5)
 
 
-def test_a_five_minute_session_is_refused_after_five_minutes(client, cookie_key, clock):
+def test_a_five_minute_session_is_refused_after_five_minutes(
+    client, cookie_key, login_clock
+):
     through_middleware(cookie_key, lambda session: session.set_expiry(FIVE_MINUTES))
-    clock.move_to(T0 + timedelta(seconds=FIVE_MINUTES - 1), tick=False)
+    login_clock.move_to(T0 + timedelta(seconds=FIVE_MINUTES - 1), tick=False)
     assert client.get("/api/auth/me").status_code == 200
-    clock.move_to(T0 + timedelta(seconds=FIVE_MINUTES + 1), tick=False)
+    login_clock.move_to(T0 + timedelta(seconds=FIVE_MINUTES + 1), tick=False)
     assert client.get("/api/auth/me").status_code == 401
 
 

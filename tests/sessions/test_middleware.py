@@ -3,7 +3,7 @@ sessions.middleware: who a session was used from, and how rarely that costs
 a database write.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from django.db import connection
@@ -11,11 +11,11 @@ from django.test.utils import CaptureQueriesContext
 
 from sessions.models import Session
 from sessions.store import SessionStore, hash_key
-from tests.patreon import consent, path_of, start_login
+from tests.patreon import consent, log_in, path_of, start_login
+from tests.sessions.conftest import T0
 
 pytestmark = pytest.mark.django_db
 
-T0 = datetime(2031, 3, 4, 9, 0, tzinfo=UTC)
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0"
 SAFARI = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) Safari/604.1"
 
@@ -49,18 +49,7 @@ def session_writes(queries):
 
 
 @pytest.fixture
-def clock(time_machine):
-    """A frozen clock at T0; ``clock(seconds=1)`` moves it to T0 + 1 s."""
-    time_machine.move_to(T0, tick=False)
-
-    def at(**delta):
-        time_machine.move_to(T0 + timedelta(**delta), tick=False)
-
-    return at
-
-
-@pytest.fixture
-def patron(client, fake_patreon, clock):
+def firefox_patron(client, fake_patreon, clock):
     """The client, logged in at T0 from Firefox as patron 1001."""
     return log_in_from(client, FIREFOX)
 
@@ -72,6 +61,13 @@ def patron(client, fake_patreon, clock):
 def test_the_login_requests_ip_address_is_recorded(client, fake_patreon, settings):
     log_in_from(client, FIREFOX)
     assert row(client, settings).ip == "127.0.0.1"
+
+
+def test_a_forwarded_for_from_an_untrusted_peer_is_not_recorded(client, fake_patreon):
+    client.defaults["HTTP_X_FORWARDED_FOR"] = "203.0.113.9"
+    log_in(client, "1001")
+    [row] = Session.objects.all()
+    assert row.ip == "127.0.0.1"
 
 
 def test_the_login_requests_user_agent_is_recorded(client, fake_patreon, settings):
@@ -112,17 +108,17 @@ def test_a_very_long_user_agent_is_truncated_to_255_characters_at_login(
 
 
 def test_a_very_long_user_agent_is_truncated_when_activity_is_recorded(
-    patron, clock, settings
+    firefox_patron, clock, settings
 ):
     long_agent = SAFARI + "x" * 1000
-    patron.defaults["HTTP_USER_AGENT"] = long_agent
+    firefox_patron.defaults["HTTP_USER_AGENT"] = long_agent
     clock(seconds=settings.SESSION_ACTIVITY_INTERVAL + 1)
-    assert me(patron) == 200
-    assert row(patron, settings).user_agent == long_agent[:255]
+    assert me(firefox_patron) == 200
+    assert row(firefox_patron, settings).user_agent == long_agent[:255]
 
 
-def test_a_requests_client_does_not_leak_into_sessions_saved_after_it(patron):
-    assert me(patron) == 200
+def test_a_requests_client_does_not_leak_into_sessions_saved_after_it(firefox_patron):
+    assert me(firefox_patron) == 200
     store = SessionStore()
     store["name"] = "shell"
     store.save()
@@ -135,41 +131,47 @@ def test_a_requests_client_does_not_leak_into_sessions_saved_after_it(patron):
 # ------------------------------------------------------------------------------
 
 
-def test_requests_within_the_activity_interval_write_nothing(patron, clock, settings):
+def test_requests_within_the_activity_interval_write_nothing(
+    firefox_patron, clock, settings
+):
     interval = settings.SESSION_ACTIVITY_INTERVAL
     with CaptureQueriesContext(connection) as queries:
         for second in range(0, interval, 10):
             clock(seconds=second)
-            assert me(patron) == 200
+            assert me(firefox_patron) == 200
     assert session_writes(queries) == []
 
 
-def test_the_first_request_after_the_interval_writes_once(patron, clock, settings):
+def test_the_first_request_after_the_interval_writes_once(
+    firefox_patron, clock, settings
+):
     clock(seconds=settings.SESSION_ACTIVITY_INTERVAL + 1)
     with CaptureQueriesContext(connection) as queries:
         for _ in range(10):
-            assert me(patron) == 200
+            assert me(firefox_patron) == 200
     [update] = session_writes(queries)
     assert update.lstrip().upper().startswith("UPDATE")
 
 
-def test_the_write_after_the_interval_records_the_new_activity(patron, clock, settings):
+def test_the_write_after_the_interval_records_the_new_activity(
+    firefox_patron, clock, settings
+):
     later = settings.SESSION_ACTIVITY_INTERVAL + 1
     clock(seconds=later)
-    patron.defaults.update(HTTP_USER_AGENT=SAFARI, REMOTE_ADDR="198.51.100.9")
-    assert me(patron) == 200
-    seen = row(patron, settings)
+    firefox_patron.defaults.update(HTTP_USER_AGENT=SAFARI, REMOTE_ADDR="198.51.100.9")
+    assert me(firefox_patron) == 200
+    seen = row(firefox_patron, settings)
     assert seen.last_seen == T0 + timedelta(seconds=later)
     assert seen.ip == "198.51.100.9"
     assert seen.user_agent == SAFARI
     assert seen.created_at == T0
 
 
-def test_activity_within_the_interval_is_not_recorded(patron, clock, settings):
+def test_activity_within_the_interval_is_not_recorded(firefox_patron, clock, settings):
     clock(seconds=settings.SESSION_ACTIVITY_INTERVAL - 1)
-    patron.defaults.update(HTTP_USER_AGENT=SAFARI, REMOTE_ADDR="198.51.100.9")
-    assert me(patron) == 200
-    seen = row(patron, settings)
+    firefox_patron.defaults.update(HTTP_USER_AGENT=SAFARI, REMOTE_ADDR="198.51.100.9")
+    assert me(firefox_patron) == 200
+    seen = row(firefox_patron, settings)
     assert seen.last_seen == T0
     assert (seen.ip, seen.user_agent) == ("127.0.0.1", FIREFOX)
 
@@ -179,20 +181,22 @@ def test_activity_within_the_interval_is_not_recorded(patron, clock, settings):
     [(60, 59, 0), (60, 61, 1), (3600, 3599, 0), (3600, 3601, 1)],
 )
 def test_the_activity_interval_follows_its_setting(
-    patron, clock, settings, interval, elapsed, writes
+    firefox_patron, clock, settings, interval, elapsed, writes
 ):
     settings.SESSION_ACTIVITY_INTERVAL = interval
     clock(seconds=elapsed)
     with CaptureQueriesContext(connection) as queries:
-        assert me(patron) == 200
-        assert me(patron) == 200
+        assert me(firefox_patron) == 200
+        assert me(firefox_patron) == 200
     assert len(session_writes(queries)) == writes
 
 
-def test_a_session_found_expired_is_deleted_not_just_refused(patron, clock, settings):
+def test_a_session_found_expired_is_deleted_not_just_refused(
+    firefox_patron, clock, settings
+):
     settings.SESSION_IDLE_TIMEOUT = 600  # lowered after the login: caught in view
     clock(seconds=601)
-    assert me(patron) == 401
+    assert me(firefox_patron) == 401
     assert not Session.objects.exists()
 
 

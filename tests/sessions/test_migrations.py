@@ -22,12 +22,7 @@ from sessions.store import SessionStore, hash_key
 BEFORE = [("accounts", "0003_staff_group_permissions"), ("sessions", None)]
 
 
-@pytest.fixture(autouse=True)
-def _back_to_the_latest_migrations():
-    """The next test finds every migration applied, as always."""
-    yield
-    executor = MigrationExecutor(connection)
-    executor.migrate(executor.loader.graph.leaf_nodes())
+pytestmark = pytest.mark.usefixtures("latest_migrations_afterwards")
 
 
 def migrate(targets):

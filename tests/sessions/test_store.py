@@ -5,27 +5,31 @@ database dump or a log) would see them.
 """
 
 import json
+import math
 import random
 import string
-from datetime import UTC, datetime, timedelta
+from collections import Counter
+from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
+from django.conf import settings as django_settings
 from django.contrib.auth import alogin
 from django.contrib.sessions.backends.base import UpdateError
 from django.core.management.utils import get_random_secret_key
 from django.db import connection
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import User
 from sessions.models import Session
 from sessions.store import SessionStore, hash_key
+from tests.conftest import API_HOST
 from tests.patreon import consent, log_in, path_of, start_login
+from tests.sessions.conftest import T0
 
 pytestmark = pytest.mark.django_db
 
-T0 = datetime(2031, 3, 4, 9, 0, tzinfo=UTC)
 HOUR = 3600
 
 
@@ -52,24 +56,6 @@ def cookie(client, settings):
 
 def me(client):
     return client.get("/api/auth/me").status_code
-
-
-@pytest.fixture
-def clock(time_machine):
-    """A frozen clock at T0; ``clock(hours=1)`` moves it to T0 + 1 h."""
-    time_machine.move_to(T0, tick=False)
-
-    def at(**delta):
-        time_machine.move_to(T0 + timedelta(**delta), tick=False)
-
-    return at
-
-
-@pytest.fixture
-def patron(client, fake_patreon):
-    """The client, logged in as patron 1001."""
-    log_in(client, "1001")
-    return client
 
 
 def ada():
@@ -500,6 +486,14 @@ def test_a_persons_session_is_refused_a_second_after_the_idle_limit(
     assert me(client) == 401
 
 
+def test_the_limit_is_enforced_by_the_server_not_the_cookie(clock, patron, settings):
+    """A client that ignores Max-Age and replays the cookie gets nothing."""
+    replayed = Client(HTTP_HOST=API_HOST)
+    replayed.cookies[settings.SESSION_COOKIE_NAME] = cookie(patron, settings)
+    clock(days=2)
+    assert replayed.get("/api/auth/me", secure=True).status_code == 401
+
+
 def keep_busy(client, clock, until, every):
     """Use the session every ``every`` seconds up to ``until`` seconds after T0."""
     for second in range(every, until, every):
@@ -523,29 +517,29 @@ def test_activity_never_extends_a_persons_session_past_its_absolute_limit(
 
 
 @pytest.fixture
-def staff(client, fake_patreon, clock):
+def staff_patron(client, fake_patreon, clock):
     """The client, logged in at T0 as patron 1001, who is staff."""
     log_in(client, "1001")
     User.objects.filter(pk=ada().pk).update(is_staff=True)
     return client
 
 
-def test_a_staff_session_works_a_second_before_30_minutes_idle(staff, clock):
+def test_a_staff_session_works_a_second_before_30_minutes_idle(staff_patron, clock):
     clock(minutes=30, seconds=-1)
-    assert me(staff) == 200
+    assert me(staff_patron) == 200
 
 
-def test_a_staff_session_is_refused_a_second_after_30_minutes_idle(staff, clock):
+def test_a_staff_session_is_refused_a_second_after_30_minutes_idle(staff_patron, clock):
     clock(minutes=30, seconds=1)
-    assert me(staff) == 401
+    assert me(staff_patron) == 401
 
 
-def test_a_busy_staff_session_still_ends_after_12_hours(staff, clock):
-    keep_busy(staff, clock, until=12 * HOUR - 1, every=25 * 60)
+def test_a_busy_staff_session_still_ends_after_12_hours(staff_patron, clock):
+    keep_busy(staff_patron, clock, until=12 * HOUR - 1, every=25 * 60)
     clock(hours=12, seconds=-1)
-    assert me(staff) == 200
+    assert me(staff_patron) == 200
     clock(hours=12, seconds=1)
-    assert me(staff) == 401
+    assert me(staff_patron) == 401
 
 
 def test_a_staff_logins_row_expires_at_the_staff_idle_limit(
@@ -728,3 +722,79 @@ def test_clear_expired_removes_abandoned_logins_but_not_logged_in_sessions(
     assert SessionStore.clear_expired() == 1
     assert list(Session.objects.values_list("user_id", flat=True)) == [ada().pk]
     assert me(browser) == 200
+
+
+SESSION_KEY_ALPHABET = set("abcdefghijklmnopqrstuvwxyz0123456789")
+# THE KEY ITSELF (WSTG-SESS-01)
+# ------------------------------------------------------------------------------
+
+
+_KEYS = []
+
+
+@pytest.fixture
+def keys(client_factory, fake_patreon):
+    """
+    200 real session keys from login flows, gathered once per run: 180 made
+    when a login starts (the OAuth state needs a session) and 20 made by
+    completed Patreon logins.
+    """
+    if not _KEYS:
+        for _ in range(180):
+            browser = client_factory()
+            start_login(browser)
+            _KEYS.append(cookie(browser, django_settings))
+        for n in range(20):
+            browser = client_factory()
+            log_in(browser, str(100_000 + n))
+            _KEYS.append(cookie(browser, django_settings))
+    return _KEYS
+
+
+class TestSessionToken:
+    def test_wstg_sess_01_session_keys_never_repeat(self, keys):
+        assert len(keys) == 200
+        assert len(set(keys)) == len(keys)
+
+    def test_wstg_sess_01_session_key_format_is_32_lowercase_letters_and_digits(
+        self, keys
+    ):
+        for key in keys:
+            assert len(key) == 32
+            assert set(key) <= SESSION_KEY_ALPHABET
+
+    def test_wstg_sess_01_session_token_has_enough_entropy(self, keys):
+        """
+        32 characters drawn uniformly from 36 carry 32 * log2(36) = 165 bits;
+        the sample must look uniform for that to hold. ASVS asks for 128.
+        """
+        characters = Counter("".join(keys))
+        total = sum(characters.values())
+        shannon = -sum(n / total * math.log2(n / total) for n in characters.values())
+        assert set(characters) == SESSION_KEY_ALPHABET
+        assert shannon > 5.1  # bits per character; log2(36) = 5.17
+        assert shannon * 32 >= 128
+        expected = total / 36
+        chi_square = sum((n - expected) ** 2 / expected for n in characters.values())
+        assert chi_square < 70  # 35 degrees of freedom, p < 0.0005
+
+    def test_wstg_sess_01_no_position_of_the_key_is_predictable(self, keys):
+        for position in range(32):
+            assert len({key[position] for key in keys}) >= 20, position
+
+    def test_wstg_sess_01_the_key_carries_nothing_about_the_person(
+        self, patron, second_browser
+    ):
+        first, second = (
+            cookie(patron, django_settings),
+            cookie(second_browser, django_settings),
+        )
+        user = User.objects.get(patreon__patreon_id="1001")
+        for key in (first, second):
+            for fact in ("1001", user.username, user.email):
+                assert fact not in key
+        common = next(
+            (i for i, (a, b) in enumerate(zip(first, second, strict=True)) if a != b),
+            32,
+        )
+        assert common < 6

@@ -32,7 +32,7 @@ def session(key, user=None, expires=NOW + timedelta(hours=1), **extra):
 
 
 @pytest.fixture
-def patron():
+def patron_user():
     user = User.objects.create(
         username="patreon-1001", email="ada@example.com", name="Ada", is_staff=True
     )
@@ -62,11 +62,11 @@ def lookup(hashes, now=NOW):
     return found
 
 
-def test_a_patrons_session_comes_with_owner_and_membership(patron):
-    session("a" * 64, patron, ip="2001:db8::1", user_agent="Firefox")
+def test_a_patrons_session_comes_with_owner_and_membership(patron_user):
+    session("a" * 64, patron_user, ip="2001:db8::1", user_agent="Firefox")
     found = lookup(["a" * 64])
     assert fields(found) == fields(Session.objects.get(pk="a" * 64))
-    assert fields(found.user) == fields(patron)
+    assert fields(found.user) == fields(patron_user)
     assert fields(found.user.patreon) == fields(PatreonMembership.objects.get())
     assert found.user.patreon.user is found.user
     assert not found._state.adding
@@ -87,30 +87,30 @@ def test_an_anonymous_session_has_no_owner():
     assert lookup(["c" * 64]).user is None
 
 
-def test_expired_and_unknown_sessions_are_not_found(patron):
-    session("d" * 64, patron, expires=NOW)
+def test_expired_and_unknown_sessions_are_not_found(patron_user):
+    session("d" * 64, patron_user, expires=NOW)
     assert lookup(["d" * 64]) is None
     assert lookup(["e" * 64]) is None
     assert lookup(["d" * 64], now=NOW - timedelta(microseconds=1)) is not None
 
 
-def test_with_several_hashes_the_lowest_live_one_wins(patron):
-    session("f" * 64, patron)
+def test_with_several_hashes_the_lowest_live_one_wins(patron_user):
+    session("f" * 64, patron_user)
     session("1" * 64, None)
-    session("0" * 64, patron, expires=NOW - timedelta(seconds=1))
+    session("0" * 64, patron_user, expires=NOW - timedelta(seconds=1))
     assert lookup(["f" * 64, "1" * 64, "0" * 64]).session_key == "1" * 64
     assert lookup(["f" * 64, "0" * 64]).session_key == "f" * 64
 
 
-def test_key_hashes_are_parameters_not_sql(patron):
-    session("a" * 64, patron)
+def test_key_hashes_are_parameters_not_sql(patron_user):
+    session("a" * 64, patron_user)
     assert lookup(["' OR 1=1 --", 'a" OR "1"="1']) is None
     assert Session.objects.count() == 1
 
 
-def test_postgresql_parses_and_plans_the_query_once_per_connection(patron):
+def test_postgresql_parses_and_plans_the_query_once_per_connection(patron_user):
     """Prepared on PostgreSQL once it has run five times; plain elsewhere."""
-    session("a" * 64, patron)
+    session("a" * 64, patron_user)
     for _ in range(6):
         assert lookup(["a" * 64]) is not None
     if connection.vendor != "postgresql":
