@@ -1,7 +1,7 @@
 """
 The benchmark's baseline, never used by the app: the session lookup as the
 app ran it until issue 14 (then ``accounts/session_lookup.py``), kept to
-measure the app's public-API lookup (``sessions.store.fetch``) against it in
+measure the app's public-API lookup (``sessions.lookup.fetch``) against it in
 the same run. ``python -m bench`` selects it for one configuration,
 "pg-compiled" (``BENCH_SESSION_ENGINE=bench.compiled_store``, read by
 bench.settings). Same key hashes, filter, order, re-keying and bookkeeping:

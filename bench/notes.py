@@ -59,8 +59,8 @@ def notes(results, points):
             text += (
                 f" py-spy puts {100 * part('ORM'):.0f}% of /me's worker CPU"
                 f" ({part('ORM') * app:.2f} ms) in the session lookup's ORM work"
-                " (`sessions.store.fetch`: building the queryset, compiling it,"
-                " three `Model.from_db`), the database round trip and driver at"
+                " (`sessions.lookup.fetch`: `raw()`, its converters, four"
+                " `Model.from_db`), the database round trip and driver at"
                 f" {100 * part('database'):.0f}%, Django's cursor at"
                 f" {100 * part('Django'):.0f}%, the health check at"
                 f" {100 * part('connection'):.0f}%; the session decode, the user"

@@ -17,7 +17,7 @@ from pathlib import Path
 # (category, marker frames: any one of them in the stack), first match wins.
 # The compiled lookup (the baseline, bench/compiled_store.py) comes before
 # the ORM's rows: it builds its instances with Model.from_db too. The app's
-# own lookup (sessions.store.fetch) shows in the ORM rows.
+# own lookup (sessions.lookup.fetch, through raw()) shows in the ORM rows.
 CATEGORIES = [
     ("connection health check (`SELECT 1`, CONN_HEALTH_CHECKS)", ["is_usable"]),
     ("database round trip and driver (psycopg)", ["(psycopg/"]),

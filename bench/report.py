@@ -203,10 +203,11 @@ def render(results, points, plots):
     add(
         "Variants, measured in the same run at the middle concurrency level."
         " *PostgreSQL* is the app as it is: its session lookup"
-        " (`sessions.store.fetch`) goes through the ORM's public API, a"
-        ' `Session.objects.select_related("user__patreon")` queryset built once'
-        " per process and filtered per request, which the ORM compiles to SQL"
-        " and turns into three model instances on every request; psycopg"
+        " (`sessions.lookup.fetch`) goes through Django's public API: a SELECT"
+        " written once per process from the models' metadata, run with"
+        " `raw()` on an unmanaged model copying the three models' fields (so"
+        " Django converts every column) and turned into three model instances"
+        " with `Model.from_db` on every request; psycopg"
         " prepares the statement on each connection (server-side binding,"
         " `prepare_threshold=5`). *Before* is the app as it was until issue 14:"
         " the same query compiled by hand once per thread and connection"

@@ -4,9 +4,10 @@ The session row, and the one place that says which rows are live.
 ``Session`` is Django's session table (``AbstractBaseSession``) plus who owns
 the session and what staff need to recognise it. Its queryset holds the
 rule "this session is live" (``active()``/``expired()``, both from
-``live_at``), so the store's lookup, the cleanup, the admin's filter and the
-API never write it again, and ``revoke()``, the one way sessions end on
-purpose.
+``live_at``; ``live_sql`` is the same rule for the store's raw SQL), so the
+store's lookup, the cleanup, the admin's filter and the API never write it
+again, and ``revoke()``, the one way sessions end on purpose. ``SessionRow``
+is the shape of the lookup's row.
 """
 
 import logging
@@ -18,6 +19,7 @@ from django.db import models
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from accounts.models import PatreonMembership, User
 from ventures import events
 
 USER_AGENT_MAX_LENGTH = 255
@@ -28,6 +30,15 @@ OWNERS_LOGGED = 100
 def live_at(now):
     """The rule: a session is live while its expiry date is still ahead."""
     return Q(expire_date__gt=now)
+
+
+def live_sql(quote):
+    """
+    ``live_at``'s rule in SQL, for the store's raw() lookup (sessions.lookup),
+    quoted with ``quote``: ``now`` is its one parameter.
+    """
+    column = Session._meta.get_field("expire_date").column
+    return f"{quote(Session._meta.db_table)}.{quote(column)} > %s"
 
 
 class SessionQuerySet(models.QuerySet):
@@ -136,3 +147,73 @@ class Session(AbstractBaseSession):
     def public_id(self):
         """An opaque id to show the owner: a prefix of the (already useless) hash."""
         return self.session_key[:PUBLIC_ID_LENGTH]
+
+
+# The models a SessionRow holds, each column named with its model's prefix.
+ROW_PARTS = {"session": Session, "user": User, "membership": PatreonMembership}
+
+
+# What a copied field leaves behind: keys, indexes, defaults, forms.
+_NOT_A_COLUMNS_TYPE = (
+    *("primary_key", "unique", "db_index", "db_column", "default", "db_default"),
+    *("verbose_name", "help_text", "validators", "error_messages", "choices"),
+    *("blank", "editable"),
+)
+
+
+def _plain_column(field, primary_key=False):
+    """
+    ``field`` as a plain column of its type (its converters depend on
+    nothing else): a relation as its target's type (every auto key fits a big
+    integer), and nullable, since the lookup's outer joins may find nothing.
+    """
+    if field.is_relation:
+        field = field.target_field
+    if isinstance(field, models.AutoField):
+        return models.BigIntegerField(primary_key=primary_key, null=not primary_key)
+    _, _, args, kwargs = field.deconstruct()
+    for option in _NOT_A_COLUMNS_TYPE:
+        kwargs.pop(option, None)
+    kwargs["null"] = not primary_key
+    return type(field)(*args, primary_key=primary_key, **kwargs)
+
+
+class _RawOnlyManager(models.Manager):
+    """A manager for a model without a table: raw() reads; querysets are empty."""
+
+    def get_queryset(self):
+        # dumpdata and the like query every registered model: none of them
+        # must reach for a table that is not there.
+        return super().get_queryset().none()
+
+
+def _session_row():
+    """
+    One row of the store's lookup (``sessions.lookup``): a session joined
+    with its owner and the owner's Patreon membership. Never a table
+    (unmanaged): only ``raw()`` reads it, so that Django converts every
+    column (JSON, dates, SQLite's booleans) as it does for the three models.
+    Its fields are copies of theirs, taken from their metadata when this
+    module loads; migrations record an unmanaged model once and never
+    compare its fields again, so a change to the three models needs none.
+    """
+    fields = {
+        f"{prefix}_{field.attname}": _plain_column(field, field is Session._meta.pk)
+        for prefix, model in ROW_PARTS.items()
+        for field in model._meta.concrete_fields
+    }
+    meta = type(
+        "Meta",
+        (),
+        {"managed": False, "default_permissions": (), "base_manager_name": "objects"},
+    )
+    attrs = {
+        "__module__": __name__,
+        "__doc__": _session_row.__doc__,
+        "Meta": meta,
+        "objects": _RawOnlyManager(),
+    }
+    return type("SessionRow", (models.Model,), attrs | fields)
+
+
+SessionRow = _session_row()

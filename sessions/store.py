@@ -23,7 +23,6 @@ What differs from Django's own store contract, and why: docs/peer-contracts.md.
 """
 
 from datetime import datetime, timedelta
-from operator import attrgetter
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -34,25 +33,11 @@ from django.utils.crypto import salted_hmac
 
 from sessions import context
 from sessions.limits import Limits
-from sessions.models import USER_AGENT_MAX_LENGTH, Session, live_at
-
-# The part of the lookup every request shares, built once: QuerySets are lazy
-# and filter() returns a copy, so each request only adds its own filter.
-_WITH_OWNER = Session.objects.select_related("user__patreon")
+from sessions.lookup import fetch
+from sessions.models import USER_AGENT_MAX_LENGTH, Session
 
 # Where SessionBase.set_expiry() keeps the expiry asked for, in the data.
 EXPIRY_KEY = "_session_expiry"
-
-
-def fetch(hashes, now):
-    """
-    The live session whose key hash is one of ``hashes`` (lowest hash first),
-    with its owner and the owner's Patreon membership, in one query; or None.
-    """
-    # At most one row per hash (the primary key): choosing here costs less
-    # than the ORM compiling ORDER BY and LIMIT into every request's query.
-    rows = list(_WITH_OWNER.filter(live_at(now), session_key__in=hashes))
-    return min(rows, key=attrgetter("pk"), default=None)
 
 
 def hash_key(session_key, secret=None):

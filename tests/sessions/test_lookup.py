@@ -1,17 +1,21 @@
 """
-sessions.store.fetch: the live row for a cookie's key hashes, its owner and
-the owner's membership, in one statement, for every shape of row.
+sessions.lookup.fetch, the store's lookup: the live row for a cookie's key
+hashes, its owner and the owner's membership, in one statement, for every
+shape of row.
 """
 
+import json
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import PatreonMembership, User
-from sessions.models import Session
-from sessions.store import fetch
+from sessions.lookup import fetch
+from sessions.models import Session, SessionRow
 
 pytestmark = pytest.mark.django_db
 
@@ -122,3 +126,14 @@ def test_postgresql_parses_and_plans_the_query_once_per_connection(patron_user):
             ['%FROM "accounts_session" LEFT OUTER JOIN%'],
         )
         assert cursor.fetchone() == (1,)
+
+
+def test_the_row_model_has_no_table_and_reads_nothing_by_itself(patron):
+    """Only fetch's raw() reads SessionRow: dumpdata and querysets find none."""
+    session("a" * 64, patron)
+    assert list(SessionRow.objects.all()) == []
+    assert SessionRow._base_manager.count() == 0
+    assert "sessions_sessionrow" not in connection.introspection.table_names()
+    out = StringIO()
+    call_command("dumpdata", "sessions", stdout=out)
+    assert [row["model"] for row in json.loads(out.getvalue())] == ["sessions.session"]
