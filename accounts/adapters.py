@@ -70,9 +70,16 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         if sociallogin.is_existing:
             return
         user = User.objects.filter(patreon__patreon_id=sociallogin.account.uid).first()
-        if user is not None:
-            sociallogin.user = sociallogin.account.user = user
-            sociallogin.account.save()
+        if user is None:
+            return
+        try:
+            with transaction.atomic():
+                sociallogin.user = sociallogin.account.user = user
+                sociallogin.account.save()
+        except IntegrityError:
+            # The same patron's other login (two tabs, a double click) made
+            # the account since allauth looked for it: log in to that one.
+            _adopt_existing_account(sociallogin)
 
     def populate_user(self, request, sociallogin, data):
         user = super().populate_user(request, sociallogin, data)
@@ -96,19 +103,27 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         except IntegrityError:
             # The same patron finished another login a moment ago (two tabs,
             # a double click): that one created the account; log in to it.
-            account = (
-                SocialAccount.objects.select_related("user")
-                .filter(
-                    provider=sociallogin.account.provider, uid=sociallogin.account.uid
-                )
-                .first()
-            )
-            if account is None:
+            if not _adopt_existing_account(sociallogin):
                 # The username is held by an account that is not this
                 # patron's (made by hand): refuse rather than rename.
                 raise login_failures.LoginRefused(
                     login_failures.IDENTITY_CONFLICT, status=409
                 ) from None
-            account.extra_data = sociallogin.account.extra_data
-            sociallogin.account, sociallogin.user = account, account.user
-            return account.user
+            return sociallogin.user
+
+
+def _adopt_existing_account(sociallogin):
+    """
+    Point ``sociallogin`` at the Patreon account another login of the same
+    patron has just created, with this login's fresh data; False if none.
+    """
+    account = (
+        SocialAccount.objects.select_related("user")
+        .filter(provider=sociallogin.account.provider, uid=sociallogin.account.uid)
+        .first()
+    )
+    if account is None:
+        return False
+    account.extra_data = sociallogin.account.extra_data
+    sociallogin.account, sociallogin.user = account, account.user
+    return True

@@ -11,11 +11,12 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from allauth.socialaccount.adapter import get_adapter as get_social_adapter
 from allauth.socialaccount.models import SocialAccount
 from django.db import connection
 
 from accounts.models import PatreonMembership, User
-from tests.conftest import FRONTEND_ORIGIN
+from tests.conftest import API_HOST, FRONTEND_ORIGIN
 from tests.patreon import CSRF_INPUT, consent, log_in, path_of, start_login
 
 pytestmark = pytest.mark.django_db
@@ -568,6 +569,30 @@ def test_a_patron_whose_social_account_row_is_gone_comes_back_to_their_user(
     assert me(again).json()["user"]["username"] == "patreon-1000001"
     assert User.objects.count() == PatreonMembership.objects.count() == 1
     assert SocialAccount.objects.get().user_id == user_id
+
+
+def test_a_login_that_loses_the_race_for_the_account_logs_in_to_the_winner(
+    client, fake_patreon, rf
+):
+    """
+    Two first logins of one patron at once (two tabs): allauth looked for the
+    account before the other login made it. The loser logs in to that one
+    instead of failing on the account's unique key.
+    """
+    log_in(client, "1000001")
+    user = User.objects.get()
+    SocialAccount.objects.all().delete()
+    request = rf.get("/", secure=True, HTTP_HOST=API_HOST)
+    provider = get_social_adapter().get_provider(request, "patreon")
+    sociallogin = provider.sociallogin_from_response(
+        request, {"id": "1000001", "attributes": {}, "membership": {}}
+    )
+    sociallogin.lookup()
+    assert not sociallogin.is_existing
+    winner = SocialAccount.objects.create(user=user, provider="patreon", uid="1000001")
+    get_social_adapter().pre_social_login(request, sociallogin)
+    assert (sociallogin.account.pk, sociallogin.user.pk) == (winner.pk, user.pk)
+    assert SocialAccount.objects.get() == winner
 
 
 def test_a_username_held_by_a_hand_made_account_refuses_the_login(

@@ -128,9 +128,9 @@ def test_postgresql_parses_and_plans_the_query_once_per_connection(patron_user):
         assert cursor.fetchone() == (1,)
 
 
-def test_the_row_model_has_no_table_and_reads_nothing_by_itself(patron):
+def test_the_row_model_has_no_table_and_reads_nothing_by_itself(patron_user):
     """Only fetch's raw() reads SessionRow: dumpdata and querysets find none."""
-    session("a" * 64, patron)
+    session("a" * 64, patron_user)
     assert list(SessionRow.objects.all()) == []
     assert SessionRow._base_manager.count() == 0
     assert "sessions_sessionrow" not in connection.introspection.table_names()
