@@ -47,8 +47,12 @@ def free_port():
     free however many connections the tests open meanwhile.
     """
     low = _ephemeral_ports()[0]
+    # The system's randomness, not the module's: a test tool that seeds
+    # `random` (Hypothesis does, per test) would give every xdist worker the
+    # same ports.
+    choose = random.SystemRandom().randrange
     for _ in range(100):
-        port = random.randrange(20000, low) if low > 21000 else 0
+        port = choose(20000, low) if low > 21000 else 0
         with socket.socket() as s:
             try:
                 s.bind(("127.0.0.1", port))
