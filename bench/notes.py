@@ -95,13 +95,15 @@ def notes(results, points):
                 f" {before_app:.2f} ms of worker CPU in the lookup (the"
                 " parameters, the converters, three `Model.from_db`), against"
                 f" {part('ORM') * app:.2f} ms of {app:.2f} in the ORM for the"
-                " app's: the public-API lookup builds the filter, compiles the"
-                " three-table, 29-column SELECT and applies the converters"
-                " anew for every request, which the compiled lookup did once"
-                " per thread."
+                " app's (sessions/lookup.py): its SELECT is written once per"
+                " process too, but raw() matches the row's columns to fields"
+                " and converters, and builds the row and three instances, anew"
+                " for every request, which the compiled lookup did once per"
+                " thread."
             )
         text += (
-            " Both send the same SQL, prepared the same way: PostgreSQL's CPU per"
+            " Both send one three-table SELECT, prepared the same way: PostgreSQL's"
+            " CPU per"
             f" request {before['pg']:.2f} ms before, {me['pg']:.2f} ms now."
         )
         lines.append(text)
