@@ -15,7 +15,7 @@ and is recorded in the user's admin history.
 """
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
@@ -28,8 +28,12 @@ from django.utils.timesince import timesince
 
 from accounts.models import PatreonMembership, User, WebhookDelivery
 from accounts.patreon import memberships
-from sessions.admin import SessionInline, login_if_own_session_ended, revoke_and_record
-from sessions.models import Session
+from sessions.admin import (
+    SessionInline,
+    login_if_own_session_ended,
+    revoke_and_record,
+    revoke_sessions_of_users,
+)
 
 
 def is_superuser(request):
@@ -178,20 +182,7 @@ class UserAdmin(DjangoUserAdmin):
         permissions=["revoke"],
     )
     def revoke_sessions(self, request, queryset):
-        users = list(queryset)
-        count = revoke_and_record(
-            request,
-            Session.objects.filter(user__in=users),
-            "users",
-            "all of the user's sessions",
-        )
-        if ended := login_if_own_session_ended(request):
-            return ended
-        self.message_user(
-            request,
-            f"Revoked {count} session(s) of {len(users)} user(s).",
-            messages.SUCCESS,
-        )
+        return revoke_sessions_of_users(self, request, list(queryset))
 
     def get_urls(self):
         return [

@@ -178,6 +178,27 @@ def login_if_own_session_ended(request):
     return redirect("login")
 
 
+def revoke_sessions_of_users(model_admin, request, users):
+    """
+    An admin action's end of every session of ``users`` (ids or instances):
+    recorded, then reported, or the login page if it ended the admin's own.
+    """
+    count = revoke_and_record(
+        request,
+        Session.objects.filter(user__in=users),
+        "users",
+        "all of the user's sessions",
+    )
+    if ended := login_if_own_session_ended(request):
+        return ended
+    model_admin.message_user(
+        request,
+        f"Revoked {count} session(s) of {len(users)} user(s).",
+        messages.SUCCESS,
+    )
+    return None
+
+
 @admin.register(Session)
 class SessionAdmin(admin.ModelAdmin):
     list_display = [
@@ -273,19 +294,7 @@ class SessionAdmin(admin.ModelAdmin):
     )
     def revoke_all_of_users(self, request, queryset):
         users = set(queryset.exclude(user=None).values_list("user", flat=True))
-        count = revoke_and_record(
-            request,
-            Session.objects.filter(user__in=users),
-            "users",
-            "all of the user's sessions",
-        )
-        if ended := login_if_own_session_ended(request):
-            return ended
-        self.message_user(
-            request,
-            f"Revoked {count} session(s) of {len(users)} user(s).",
-            messages.SUCCESS,
-        )
+        return revoke_sessions_of_users(self, request, users)
 
     def delete_model(self, request, obj):
         revoke_and_record(
