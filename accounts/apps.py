@@ -17,7 +17,8 @@ class AccountsConfig(AppConfig):
         from django.contrib.auth import signals as auth_signals
         from django.core.signals import got_request_exception
 
-        from accounts import login_failures, receivers
+        from accounts import health, login_failures, receivers
+        from ventures.health import REPORTS
 
         user_logged_in.connect(receivers.record_login)
         auth_signals.user_logged_in.connect(receivers.record_login_succeeded)
@@ -26,3 +27,5 @@ class AccountsConfig(AppConfig):
         auth_signals.user_logged_in.connect(receivers.start_session_life)
         auth_signals.user_logged_out.connect(receivers.record_logout)
         got_request_exception.connect(login_failures.record_database_failure)
+        REPORTS["worker"] = health.worker
+        REPORTS["patreon_credential"] = health.creator_credential

@@ -42,7 +42,7 @@ from django.urls import URLResolver, get_resolver, resolve, reverse
 from django.urls.exceptions import Resolver404
 from django.utils import timezone
 
-from accounts.models import User, WebhookDelivery
+from accounts.models import SyncRun, User, WebhookDelivery
 from sessions.models import Session
 from tests.patreon import log_in
 
@@ -114,6 +114,13 @@ ADMIN_URLS = [
     ("accounts_webhookdelivery_history",     "delivery",   LOGIN,    LOGIN,  200,    200),
     ("accounts_webhookdelivery_delete",      "delivery",   LOGIN,    LOGIN,  403,    403),
     ("accounts/webhookdelivery/<path:object_id>/", "delivery", LOGIN, LOGIN, CHANGE, CHANGE),
+    # Full syncs: a record too.
+    ("accounts_syncrun_changelist",          None,         LOGIN,    LOGIN,  200,    200),
+    ("accounts_syncrun_add",                 None,         LOGIN,    LOGIN,  403,    403),
+    ("accounts_syncrun_change",              "sync",       LOGIN,    LOGIN,  200,    200),
+    ("accounts_syncrun_history",             "sync",       LOGIN,    LOGIN,  200,    200),
+    ("accounts_syncrun_delete",              "sync",       LOGIN,    LOGIN,  403,    403),
+    ("accounts/syncrun/<path:object_id>/",   "sync",       LOGIN,    LOGIN,  CHANGE, CHANGE),
     # Groups carry permissions: the superuser's alone.
     ("auth_group_changelist",                None,         LOGIN,    LOGIN,  403,    200),
     ("auth_group_add",                       None,         LOGIN,    LOGIN,  403,    200),
@@ -167,6 +174,7 @@ ADMIN_ACTIONS = [
     ("accounts.user",             "delete_selected",     "patron",    LOGIN,    LOGIN, REFUSED, RAN),
     ("accounts.patreonmembership", "delete_selected",    "patron",    LOGIN,    LOGIN, REFUSED, REFUSED),
     ("accounts.webhookdelivery",  "delete_selected",     "delivery",  LOGIN,    LOGIN, REFUSED, REFUSED),
+    ("accounts.syncrun",          "delete_selected",     "sync",      LOGIN,    LOGIN, REFUSED, REFUSED),
     ("auth.group",                "delete_selected",     "staff",     LOGIN,    LOGIN, 403,     RAN),
     ("account.emailaddress",      "make_verified",       "patron",    LOGIN,    LOGIN, 403,     RAN),
     ("account.emailaddress",      "delete_selected",     "patron",    LOGIN,    LOGIN, 403,     RAN),
@@ -217,8 +225,8 @@ class World:
             return SocialApp.objects.get().pk
         if model is SocialToken:
             return SocialToken.objects.get(account__user=self.patron).pk
-        if model is WebhookDelivery:
-            return WebhookDelivery.objects.get().pk
+        if model in (WebhookDelivery, SyncRun):
+            return model.objects.get().pk
         # The patron's own row: their session, email address, Patreon link.
         return model.objects.get(user=self.patron).pk
 
@@ -245,6 +253,10 @@ def world(client_factory, fake_patreon):
         event="members:update",
         received_at=timezone.now(),
         outcome="marked",
+    )
+    now = timezone.now()
+    SyncRun.objects.create(
+        started_at=now, heartbeat_at=now, finished_at=now, outcome="complete"
     )
     return World(
         browsers={

@@ -14,6 +14,7 @@ listed in the README's policy table.
 import functools
 from urllib.parse import urlsplit
 
+from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register, run_checks
 from django.core.exceptions import ImproperlyConfigured
@@ -187,6 +188,20 @@ W063 = Warning(
     hint="Register the webhook in Patreon's portal (README, \"Patreon's "
     'webhook") and set PATREON_WEBHOOK_SECRETS to its secret.',
     id="ventures.W063",
+)
+
+W064 = Warning(
+    "PATREON_TOKEN_KEYS is not set: the creator's token cannot be stored, so "
+    "memberships are re-read only when their patron logs in.",
+    hint="Generate a key (README, \"The creator's token\") and set "
+    "PATREON_TOKEN_KEYS to it.",
+    id="ventures.W064",
+)
+E065 = Error(
+    "PATREON_TOKEN_KEYS item %d is not a Fernet key (32 bytes, URL-safe base64).",
+    hint="Generate one with: python -c 'from cryptography.fernet import Fernet; "
+    "print(Fernet.generate_key().decode())'",
+    id="ventures.E065",
 )
 
 E070 = Error(
@@ -445,6 +460,25 @@ def check_patreon_campaign(app_configs, **kwargs):
 def check_patreon_webhook(app_configs, **kwargs):
     """W063: Patreon can tell us when a membership changes."""
     return [] if settings.PATREON_WEBHOOK_SECRETS else [W063]
+
+
+@register(Tags.security)
+@_production_only
+def check_patreon_token_keys(app_configs, **kwargs):
+    """W064: the creator's token can be stored, sealed."""
+    return [] if settings.PATREON_TOKEN_KEYS else [W064]
+
+
+@register(Tags.security)
+def check_patreon_token_key_format(app_configs, **kwargs):
+    """E065: every key in PATREON_TOKEN_KEYS is a Fernet key, in any mode."""
+    errors = []
+    for number, key in enumerate(settings.PATREON_TOKEN_KEYS, start=1):
+        try:
+            Fernet(key)
+        except ValueError:
+            errors.append(_formatted(E065, number))
+    return errors
 
 
 @register(Tags.security)

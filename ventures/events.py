@@ -20,6 +20,12 @@ SESSION_EXPIRED = "session_expired"
 SESSIONS_REVOKED = "sessions_revoked"
 RATE_LIMITED = "rate_limited"
 PATREON_WEBHOOK = "patreon_webhook"
+PATREON_MEMBER_REFRESHED = "patreon_member_refreshed"
+PATREON_SYNC_FINISHED = "patreon_sync_finished"
+PATREON_SYNC_FAILED = "patreon_sync_failed"
+PATREON_THROTTLED = "patreon_throttled"
+PATREON_TOKEN_REFRESHED = "patreon_token_refreshed"
+PATREON_TOKEN_INVALID = "patreon_token_invalid"
 
 
 def emit(

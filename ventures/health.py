@@ -3,7 +3,8 @@ Health for load balancers and orchestrators: cheap, JSON, silent on success.
 
 ``/healthz`` says the process answers; ``/readyz`` says it can serve users:
 the database answers, its migrations are applied and the cache (Redis, when
-configured) answers. Neither needs a session or a login.
+configured) answers; it also reports, without failing on them, what apps
+add to ``REPORTS``. Neither needs a session or a login.
 """
 
 import logging
@@ -48,6 +49,11 @@ def _cache():
 
 
 CHECKS = {"database": _database, "migrations": _migrations, "cache": _cache}
+# What /readyz reports beside its checks without making the instance unready:
+# an instance serves logins and /me without the background worker, so its
+# absence is an operator's alert, not a reason to take the site down.
+# Apps add theirs (accounts: the worker's heartbeat, the creator's token).
+REPORTS = {}
 
 
 SAFE_METHODS = ("GET", "HEAD")
@@ -82,7 +88,18 @@ def readyz(request):
             logger.warning("readiness check %s failed: %s", name, e)
             results[name] = "unreachable"
     ready = all(v in ("ok", "not configured") for v in results.values())
+    reports = {}
+    for name, report in REPORTS.items():
+        try:
+            reports[name] = report()
+        except Exception as e:
+            logger.warning("readiness report %s failed: %s", name, e)
+            reports[name] = "unreachable"
     return JsonResponse(
-        {"status": "ready" if ready else "unavailable", "checks": results},
+        {
+            "status": "ready" if ready else "unavailable",
+            "checks": results,
+            "reports": reports,
+        },
         status=200 if ready else 503,
     )

@@ -6,6 +6,7 @@ Every variable is documented in ``.env.example`` and the README. Without
 security policy and ``ventures.wsgi`` refuses to serve while it is broken.
 """
 
+import base64
 import secrets
 from pathlib import Path
 
@@ -143,6 +144,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "allauth.socialaccount.providers.patreon",
     "ventures",
+    "procrastinate.contrib.django",  # the task queue, on PostgreSQL
     "accounts",
     "sessions",
 ]
@@ -221,6 +223,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         **DATABASES["default"].get("OPTIONS", {}),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The task queue (procrastinate) lives in PostgreSQL: its migrations are SQL
+# for PostgreSQL only, so the embedded SQLite default skips them, and
+# memberships announced changed are re-read by `manage.py patreon sync
+# --pending` there instead of by a worker.
+TASK_QUEUE = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+DATABASE_ROUTERS = ["accounts.routers.TaskQueueRouter"]
+PROCRASTINATE_WORKER_DEFAULTS = {
+    # Finished jobs are history nobody reads: failed ones stay for the admin.
+    "delete_jobs": "successful",
+}
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
@@ -271,7 +283,12 @@ LOGGING = {
     # development, mail to ADMINS) would log each 4xx and 5xx a second time:
     # its records reach the stdout handler above, once. runserver's access
     # line (django.server), like gunicorn's, is the request's other line.
-    "loggers": {"django": {"handlers": [], "level": "NOTSET", "propagate": True}},
+    "loggers": {
+        "django": {"handlers": [], "level": "NOTSET", "propagate": True},
+        # procrastinate announces its tasks at every start: one line per task.
+        "procrastinate.blueprints": {"level": "WARNING"},
+        "procrastinate.periodic": {"level": "WARNING"},
+    },
 }
 
 # AUTHENTICATION
@@ -323,6 +340,19 @@ PATREON_STALE_AFTER = env.int("PATREON_STALE_AFTER", default=24 * 60 * 60)
 # The secrets of the webhook registered for our campaign (each signs with its
 # own): several during a rotation. None: the webhook answers 503 (W063).
 PATREON_WEBHOOK_SECRETS = env_list("PATREON_WEBHOOK_SECRETS")
+# The keys that seal the creator's stored token (Fernet keys, comma-separated):
+# the first seals, every one opens, so a new key goes first and the old one
+# stays until `manage.py patreon creator-token reseal` has run. Development
+# generates one, kept in an ignored file like the development secret key.
+PATREON_TOKEN_KEYS = env_list("PATREON_TOKEN_KEYS")
+if not PATREON_TOKEN_KEYS and DEBUG:
+    _dev_token_key_file = BASE_DIR / ".patreon-token-key"
+    if not _dev_token_key_file.is_file():
+        _dev_token_key_file.write_text(
+            base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+        )
+        _dev_token_key_file.chmod(0o600)
+    PATREON_TOKEN_KEYS = [_dev_token_key_file.read_text().strip()]
 SOCIALACCOUNT_PROVIDERS = {
     "patreon": {
         "provider_class": "accounts.patreon.provider.PatreonProvider",

@@ -75,16 +75,11 @@ def apply(patreon_id, snapshot, *, read_started_at, source, user=None):
     (a webhook's re-read, a sync) an unknown patron is nobody of ours.
     """
     values = {name: snapshot[name] for name in SNAPSHOT_FIELDS if name in snapshot}
-    written = PatreonMembership.objects.filter(
-        patreon_id=patreon_id, synced_at__lt=read_started_at
-    ).update(
-        **values,
-        synced_at=read_started_at,
+    written = apply_to(
+        PatreonMembership.objects.filter(patreon_id=patreon_id),
+        snapshot,
+        read_started_at=read_started_at,
         source=source,
-        changed_at=Case(
-            When(changed_at__lt=read_started_at, then=Value(None)),
-            default=F("changed_at"),
-        ),
     )
     if written or user is None:
         return written
@@ -109,6 +104,25 @@ def apply(patreon_id, snapshot, *, read_started_at, source, user=None):
             patreon_id, snapshot, read_started_at=read_started_at, source=source
         )
     return 1
+
+
+def apply_to(rows, snapshot, *, read_started_at, source):
+    """
+    Write ``snapshot`` to each of ``rows`` (a queryset) that no read started
+    at or after ``read_started_at`` has written, in one UPDATE; return how
+    many were written. ``changed_at`` is cleared where the read started
+    after the change was announced.
+    """
+    values = {name: snapshot[name] for name in SNAPSHOT_FIELDS if name in snapshot}
+    return rows.filter(synced_at__lt=read_started_at).update(
+        **values,
+        synced_at=read_started_at,
+        source=source,
+        changed_at=Case(
+            When(changed_at__lt=read_started_at, then=Value(None)),
+            default=F("changed_at"),
+        ),
+    )
 
 
 def mark_changed(patreon_id, at):
