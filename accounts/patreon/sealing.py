@@ -9,10 +9,12 @@ from django.conf import settings
 
 
 class SealError(Exception):
-    """No key opens what is stored: the keys changed without a reseal."""
+    """No key, or none that opens what is stored (the keys changed without a reseal)."""
 
 
 def _keys():
+    if not settings.PATREON_TOKEN_KEYS:
+        raise SealError("PATREON_TOKEN_KEYS is not set: no key to seal the token")
     return MultiFernet([Fernet(key) for key in settings.PATREON_TOKEN_KEYS])
 
 
