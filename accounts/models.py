@@ -105,6 +105,9 @@ class CreatorCredential(models.Model):
     # How long the last token Patreon issued lived: refreshed at half of it.
     lifetime_seconds = models.PositiveIntegerField()
     refreshed_at = models.DateTimeField()
+    # When we last called the token endpoint, whatever it answered: at most
+    # once per creator.REFRESH_AT_MOST_EVERY.
+    token_call_at = models.DateTimeField(null=True, blank=True)
     state = models.CharField(max_length=16, choices=State, default=State.VALID)
     # The last refusal's reason, e.g. "invalid_grant" (never a token).
     error = models.CharField(max_length=200, blank=True)

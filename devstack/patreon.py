@@ -16,13 +16,16 @@ from devstack.processes import (
 class FakePatreonProcess(Process):
     """``python -m fake_patreon`` on a free loopback port, plain HTTP."""
 
-    def __init__(self, directory):
+    def __init__(self, directory, ca=None):
         self.port = None
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if ca:  # its webhooks go to a receiver with a certificate of ``ca``'s
+            env["REQUESTS_CA_BUNDLE"] = str(ca)
         super().__init__(
             "fake_patreon",
             [sys.executable, "-m", "fake_patreon", "--port", "0"],
             log=directory / "fake_patreon.log",
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env=env,
         )
 
     def start(self):

@@ -53,7 +53,7 @@ Throttling and bugs (fake_patreon.throttle, fake_patreon.api):
     POST /__fake/bugs               the same object, or part of it
 
 Webhooks (fake_patreon.webhooks.Outbox):
-    POST /__fake/webhooks           {"url", "secret"}: deliver each action's
+    POST /__fake/webhooks           {"url", "secret", "host"?}: deliver each action's
                                     event there, signed, in order
     GET /__fake/webhooks            {"url", "waiting", "deliveries": [{"event",
                                     "patron_id", "status" or "error"}]}
@@ -210,7 +210,10 @@ class Controls:
         def configure():
             target = self._json_object()
             self.server.outbox.configure(
-                target["url"], target["secret"], self.server.directory
+                target["url"],
+                target["secret"],
+                self.server.directory,
+                host=target.get("host"),
             )
 
         self._controlled(configure)

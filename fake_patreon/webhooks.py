@@ -272,6 +272,19 @@ class Answer:
         return json.loads(self.body)
 
 
+class _NamedHostAdapter(requests.adapters.HTTPAdapter):
+    """TLS to an address, naming (SNI) and verifying ``host`` instead."""
+
+    def __init__(self, host):
+        self._host = host
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(
+            *args, **kwargs, server_hostname=self._host, assert_hostname=self._host
+        )
+
+
 class WebhookSender:
     """
     Posts deliveries to ``url`` over real HTTP, signed with ``secret``; it
@@ -279,7 +292,7 @@ class WebhookSender:
     queue flushed by Patreon would.
     """
 
-    def __init__(self, url, secret, directory, *, headers=None, timeout=10):
+    def __init__(self, url, secret, directory, *, headers=None, timeout=10, host=None):
         self.url = url
         # Sent with every delivery (X-Forwarded-Proto from a test's proxy).
         self.headers = headers or {}
@@ -288,6 +301,11 @@ class WebhookSender:
         self.timeout = timeout
         self.held = []
         self._session = requests.Session()
+        if host:
+            # The receiver's name where ``url`` holds its address (a test's
+            # nginx on 127.0.0.1): sent as Host, and as TLS's server name.
+            self.headers = {"Host": host, **self.headers}
+            self._session.mount(url, _NamedHostAdapter(host))
 
     def member_event(self, patron_id, event="members:update", **options):
         """A signed ``members:*`` delivery for ``patron_id`` (see member_payload)."""
@@ -355,14 +373,17 @@ class Outbox:
         self._thread = None
         self._sent = []
 
-    def configure(self, url, secret, directory):
-        """Deliver to ``url``, signed with ``secret``, from now on."""
+    def configure(self, url, secret, directory, host=None):
+        """
+        Deliver to ``url``, signed with ``secret``, from now on; to ``host``
+        (Host and TLS name) when ``url`` names an address.
+        """
         if not isinstance(url, str) or not url.startswith(("http://", "https://")):
             raise ValueError(f"url must be an http(s) URL, not {url!r}.")
         if not isinstance(secret, str) or not secret:
             raise ValueError("secret must be a non-empty string.")
         with self._lock:
-            self._sender = WebhookSender(url, secret, directory)
+            self._sender = WebhookSender(url, secret, directory, host=host)
             if self._thread is None:
                 self._thread = threading.Thread(
                     target=self._deliver, name="fake Patreon webhooks", daemon=True

@@ -46,7 +46,6 @@ def refresh_at_patreon(fake, refresh_token):
 def near_expiry(days=1):
     CreatorCredential.objects.update(
         expires_at=timezone.now() + timedelta(days=days),
-        refreshed_at=timezone.now() - timedelta(days=30),
     )
 
 
@@ -87,7 +86,6 @@ def test_concurrent_workers_make_exactly_one_token_call(creator_token, fake_patr
         pytest.skip("SQLite serialises writers by itself; covered on PostgreSQL")
     used = creator_token["access_token"]
     near_expiry(days=20)  # due only after a 401: the refresh is reactive
-    CreatorCredential.objects.update(refreshed_at=timezone.now() - timedelta(hours=1))
     barrier, results = threading.Barrier(8), []
 
     def worker():
@@ -145,7 +143,6 @@ def test_a_429_or_a_5xx_never_kills_the_credential(
 ):
     fake_patreon.set_fault("token", mode, **options)
     near_expiry(days=0.001)
-    CreatorCredential.objects.update(refreshed_at=timezone.now() - timedelta(hours=1))
     with pytest.raises(error):
         creator.refresh(creator_token["access_token"])
     assert creator.status().state == "valid"
@@ -160,14 +157,15 @@ def test_a_429_or_a_5xx_never_kills_the_credential(
     assert (
         creator.refresh(creator_token["access_token"]) == creator_token["access_token"]
     )
-    CreatorCredential.objects.update(refreshed_at=timezone.now() - timedelta(minutes=6))
+    CreatorCredential.objects.update(
+        token_call_at=timezone.now() - timedelta(minutes=6)
+    )
     assert (
         creator.refresh(creator_token["access_token"]) != creator_token["access_token"]
     )
 
 
 def test_a_401_refreshes_once_and_the_call_goes_through(creator_token, fake_patreon):
-    CreatorCredential.objects.update(refreshed_at=timezone.now() - timedelta(hours=1))
     fake_patreon.expire_creator()
     document = client.get("campaigns", {}, endpoint="campaigns")
     assert document["data"][0]["id"] == "9000001"

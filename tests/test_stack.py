@@ -13,6 +13,8 @@ import os
 import signal
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -23,7 +25,7 @@ from devstack.hosts import API_HOST
 from devstack.load import BackgroundLoad, hammer, log_in_all
 from devstack.postgres import PG_BIN, SharedDatabase, ThrowawayPostgres
 from devstack.processes import ROOT, program, wait_for
-from devstack.stack import Stack
+from devstack.stack import Stack, manage
 from fake_patreon.patrons import Directory
 from fake_patreon.webhooks import Delivery, WebhookSender
 
@@ -599,3 +601,116 @@ def test_patreons_webhook_through_nginx(stack):
     huge = Delivery("members:update", b" " * (2 * 1024 * 1024), None)
     assert deliver(huge.signed_with(stack.webhook_secret)).status_code == 413
     assert "Set-Cookie" not in first.headers
+
+
+# MEMBERSHIPS THAT STAY TRUE
+# ------------------------------------------------------------------------------
+
+
+def fake_control(stack, method, path, **kwargs):
+    """One of the fake Patreon's own ``/__fake/`` calls (fake_patreon.control)."""
+    response = requests.request(
+        method,
+        f"http://127.0.0.1:{stack.fake.port}/__fake/{path}",
+        timeout=10,
+        **kwargs,
+    )
+    assert response.status_code < 300, response.text
+    return response
+
+
+def token_calls(stack):
+    calls = fake_control(stack, "GET", "requests").json()
+    return [c for c in calls if c["path"] == "/api/oauth2/token"]
+
+
+def patron_status(browser, instance):
+    return browser.direct(instance, "/api/auth/me").json()["patreon"]["patron_status"]
+
+
+def test_memberships_stay_true_through_webhooks_the_worker_and_the_full_sync(stack):
+    """
+    The creator's token stored as an operator would, the fake delivering its
+    webhooks through nginx, and the worker running: a cancellation reaches
+    both instances within seconds; a forged webhook changes nothing and a
+    full sync repairs what it would have said; a dead grant stops every
+    refresh and says so.
+    """
+    answer = fake_control(stack, "POST", "creator/token").json()
+    stored = subprocess.run(
+        [sys.executable, "manage.py", "patreon", "creator-token", "set"],
+        input=json.dumps(answer),
+        env=stack.app_env(),
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
+    assert stored.returncode == 0, stored.stdout + stored.stderr
+    assert answer["access_token"] not in stored.stdout + stored.stderr
+    fake_control(
+        stack,
+        "POST",
+        "webhooks",
+        json={
+            "url": f"https://127.0.0.1:{stack.nginx.https_port}/api/patreon/webhook",
+            "secret": stack.webhook_secret,
+            "host": API_HOST,
+        },
+    )
+    leaving, declined = stack.browser(), stack.browser()
+    leaving.log_in("3000001")
+    declined.log_in("3000002")
+    a, b = stack.instances
+    with stack.running(stack.worker()):
+        fake_control(stack, "POST", "world/patrons/3000001", json={"action": "cancel"})
+        wait_for(
+            lambda: {patron_status(leaving, i) for i in (a, b)} == {"former_patron"},
+            10,
+            "the cancellation on both instances",
+            log=stack.logs,
+        )
+        ready = leaving.direct(a, "/readyz").json()["reports"]
+        assert ready == {"worker": "ok", "patreon_credential": "valid"}
+
+        # Forged: refused at the door, nothing recorded, nothing re-read.
+        fake_control(
+            stack,
+            "POST",
+            "world/patrons/3000002",
+            json={"action": "decline", "signature": "wrong"},
+        )
+        wait_for(
+            lambda: fake_control(stack, "GET", "webhooks").json()["waiting"] == 0,
+            10,
+            "the forged delivery",
+        )
+        sent = fake_control(stack, "GET", "webhooks").json()["deliveries"]
+        assert sent[-1]["status"] == 403
+        assert patron_status(declined, a) == "active_patron"
+        synced = manage(stack, "patreon", "sync", "--full")
+        assert "Full sync complete" in synced.stdout
+        assert {patron_status(declined, i) for i in (a, b)} == {"declined_patron"}
+        assert declined.me().json()["patreon"]["source"] == "sync"
+
+        # The grant dies at Patreon: one refresh is refused, then none.
+        fake_control(stack, "POST", "creator/revoke")
+        fake_control(stack, "DELETE", "requests")
+        for action in ("recover", "decline", "recover"):
+            fake_control(
+                stack, "POST", "world/patrons/3000002", json={"action": action}
+            )
+        wait_for(
+            lambda: "patreon_token_invalid" in stack.logs(200),
+            10,
+            "the credential's refusal",
+            log=stack.logs,
+        )
+        time.sleep(2)  # the other two re-reads, had they called
+        assert len(token_calls(stack)) == 1
+        assert leaving.direct(b, "/readyz").json()["reports"]["patreon_credential"] == (
+            "needs_reauth"
+        )
+        status = manage(stack, "patreon", "creator-token", "status").stdout
+        assert "state: needs_reauth" in status
+        assert answer["access_token"] not in stack.logs(500)

@@ -193,7 +193,7 @@ W063 = Warning(
 W064 = Warning(
     "PATREON_TOKEN_KEYS is not set: the creator's token cannot be stored, so "
     "memberships are re-read only when their patron logs in.",
-    hint="Generate a key (README, \"The creator's token\") and set "
+    hint='Generate a key (README, "The creator\'s token") and set '
     "PATREON_TOKEN_KEYS to it.",
     id="ventures.W064",
 )

@@ -24,8 +24,8 @@ PATREON_MEMBER_REFRESHED = "patreon_member_refreshed"
 PATREON_SYNC_FINISHED = "patreon_sync_finished"
 PATREON_SYNC_FAILED = "patreon_sync_failed"
 PATREON_THROTTLED = "patreon_throttled"
-PATREON_TOKEN_REFRESHED = "patreon_token_refreshed"
-PATREON_TOKEN_INVALID = "patreon_token_invalid"
+PATREON_TOKEN_REFRESHED = "patreon_token_refreshed"  # noqa: S105 (an event name)
+PATREON_TOKEN_INVALID = "patreon_token_invalid"  # noqa: S105 (an event name)
 
 
 def emit(

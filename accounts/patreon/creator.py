@@ -150,24 +150,25 @@ def refresh(used_token, *, now=None):
         current = sealing.unseal(credential.access_token)
         if current != used_token:
             return current  # refreshed by someone else while we waited
-        if now - credential.refreshed_at < REFRESH_AT_MOST_EVERY:
+        last_call = credential.token_call_at
+        if last_call and now - last_call < REFRESH_AT_MOST_EVERY:
             # A token this new that Patreon refuses is not cured by another.
             if refresh_due(credential, now):
                 return current
             raise PatreonUnavailable("refused a token refreshed minutes ago")
         refresh_token = sealing.unseal(credential.refresh_token)
         # Counted against the minimum interval whatever the outcome.
-        credential.refreshed_at = now
+        credential.token_call_at = now
         failure = None
         try:
             answer = _call_token_endpoint(refresh_token)
         except CredentialInvalid as invalid:
             credential.state = CreatorCredential.State.NEEDS_REAUTH
             credential.error = str(invalid)[:200]
-            credential.save(update_fields=["state", "error", "refreshed_at"])
+            credential.save(update_fields=["state", "error", "token_call_at"])
             failure = invalid
         except PatreonUnavailable as unavailable:  # a 429 too: not the grant's fault
-            credential.save(update_fields=["refreshed_at"])
+            credential.save(update_fields=["token_call_at"])
             failure = unavailable
         else:
             _write(credential, answer, now)
