@@ -129,8 +129,12 @@ PAID_NOW = {
         (
             "1004",
             [("recover", {})],
-            {**ACTIVE_1001, **PAID_NOW, "tiers": ["7002"]}
-            | {"currently_entitled_amount_cents": 1000, "will_pay_amount_cents": 1000},
+            {
+                **PAID_NOW,
+                "currently_entitled_amount_cents": 1000,
+                "will_pay_amount_cents": 1000,
+                "tiers": ["7002"],
+            },
         ),
         (
             "1002",
