@@ -57,7 +57,7 @@ def _require(membership, statuses, action):
     if status not in statuses:
         raise ActionError(
             f"Cannot {action} a patron whose status is {status!r}; "
-            f"needs one of {sorted(statuses)}."
+            f"needs one of {sorted(statuses, key=str)}."
         )
 
 

@@ -66,6 +66,7 @@ def fake_patreon(fake_patreon_server, settings):
     """The fake Patreon, with our settings pointing at it, reset after the test."""
     settings.PATREON_BASE_URL = fake_patreon_server.base_url
     yield fake_patreon_server
+    # The world, faults, requests, throttle, bugs, webhook target: as started.
     fake_patreon_server.reset()
 
 
