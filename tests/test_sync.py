@@ -139,7 +139,7 @@ def known(*patreon_ids, status="active_patron"):
 def test_a_full_sync_updates_everyone_we_know_and_marks_the_gone(campaign):
     known("2000001", "2000002", "2002499", "7777777")  # the last left long ago
     campaign.act("2000002", "cancel", webhook=False)
-    run = sync.full_sync()
+    run = sync.full_sync(pace=0)
     assert run.outcome == "complete"
     assert run.pages == 3  # 2,500 generated + the seeded members, 1,000 a page
     assert run.updated == 3
@@ -154,7 +154,7 @@ def test_a_repeating_cursor_aborts_and_marks_nobody_gone(campaign):
     known("2000001", "7777777")
     campaign.bugs.set({"repeat_cursor": True})
     with pytest.raises(sync.SyncAborted, match="repeats"):
-        sync.full_sync()
+        sync.full_sync(pace=0)
     run = SyncRun.objects.get()
     assert run.outcome == "aborted"
     assert row("7777777").patron_status == "active_patron"
@@ -164,7 +164,7 @@ def test_an_ignored_page_size_still_completes(campaign):
     campaign.directory.resize(150)
     known("2000001", "7777777")
     campaign.bugs.set({"ignore_page_size": True})
-    run = sync.full_sync()
+    run = sync.full_sync(pace=0)
     assert run.outcome == "complete"
     assert run.pages > 5
     assert row("7777777").patron_status == ""
@@ -172,10 +172,10 @@ def test_an_ignored_page_size_still_completes(campaign):
 
 def test_a_suspicious_drop_marks_nobody_gone(campaign):
     known("2000001", "7777777")
-    sync.full_sync()
+    sync.full_sync(pace=0)
     known("2000005")
     campaign.directory.resize(1000)  # from 2,500: more than half gone at once
-    run = sync.full_sync()
+    run = sync.full_sync(pace=0)
     assert run.outcome == "complete"
     assert run.marked_gone == 0
     assert "fewer than half" in run.detail
@@ -186,7 +186,7 @@ def test_an_interrupted_sync_marks_nobody_gone(campaign):
     known("2000001", "7777777")
     campaign.set_fault("members", "server_error", status=503)
     with pytest.raises(PatreonUnavailable):
-        sync.full_sync()
+        sync.full_sync(pace=0)
     assert SyncRun.objects.get().outcome == "aborted"
     assert row("7777777").patron_status == "active_patron"
 
@@ -195,10 +195,10 @@ def test_one_full_sync_at_a_time(campaign):
     now = timezone.now()
     SyncRun.objects.create(started_at=now, heartbeat_at=now)
     with pytest.raises(sync.SyncRunning):
-        sync.full_sync()
+        sync.full_sync(pace=0)
     # One that stopped sending heartbeats has died: the next one runs.
     SyncRun.objects.update(heartbeat_at=now - timedelta(hours=1))
-    assert sync.full_sync().outcome == "complete"
+    assert sync.full_sync(pace=0).outcome == "complete"
     assert SyncRun.objects.filter(outcome="aborted").count() == 1
 
 
@@ -207,3 +207,22 @@ def test_the_command_reports_the_run(campaign):
     out = io.StringIO()
     call_command("patreon", "sync", "--full", stdout=out)
     assert "Full sync complete: 3 pages" in out.getvalue()
+
+
+def test_a_throttled_page_is_waited_out_not_the_end_of_the_run(campaign):
+    known("2000001")
+    campaign.throttle.arm({"calls": 1, "endpoint": "members", "retry_after": 1})
+    run = sync.full_sync(pace=0)
+    assert run.outcome == "complete"
+    assert row("2000001").source == "sync"
+
+
+def test_a_terminal_sees_a_progress_bar(campaign):
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    out = Terminal()
+    call_command("patreon", "sync", "--full", stdout=out)
+    assert "\r[" in out.getvalue()
+    assert "members, page 3" in out.getvalue()

@@ -8,6 +8,7 @@ made it (a login, a re-read, a sync page).
 """
 
 import logging
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from accounts.models import PatreonMembership, SyncRun, WebhookDelivery
 from accounts.patreon import client, identity, memberships
+from accounts.patreon.errors import Throttled
 from ventures import events
 
 logger = logging.getLogger(__name__)
@@ -27,6 +29,11 @@ MEMBER_PARAMS = {
 }
 # Patreon's largest page.
 PAGE_SIZE = 1000
+# Patreon allows a token 100 calls a minute (and a client 100 per 2 s): the
+# full sync asks for a page at most this often, leaving the rest for re-reads.
+PAGE_INTERVAL = 60 / 50
+# A page refused with 429 is asked for again after Patreon's wait, this often.
+THROTTLED_TRIES = 4
 MEMBERS_PARAMS = {
     "include": "currently_entitled_tiers,user",
     "fields[member]": identity.IDENTITY_PARAMS["fields[member]"],
@@ -202,12 +209,14 @@ def _write_page(members, read_started_at):
     return updated
 
 
-def full_sync(progress=None):
+def full_sync(progress=None, pace=PAGE_INTERVAL):
     """
     Walk every member of our campaign, write what Patreon says of each
     patron we know, and, after a complete walk, mark the members we know
     that Patreon no longer lists as no longer members. Return the SyncRun.
 
+    Pages are asked for at most every ``pace`` seconds, and a 429 is waited
+    out (as long as Patreon says, a few times) rather than ending the run.
     ``progress(run, total)`` is called after each page. Raises SyncRunning
     if another sync is alive; client's errors and SyncAborted end the run
     as aborted (recorded) and are raised again.
@@ -215,7 +224,7 @@ def full_sync(progress=None):
     campaign_id = settings.PATREON_CAMPAIGN_ID
     run = _start_run(timezone.now())
     try:
-        _walk(run, campaign_id, progress)
+        _walk(run, campaign_id, progress, pace)
         _mark_gone(run, campaign_id)
     except Exception as e:
         run.outcome = SyncRun.Outcome.ABORTED
@@ -244,13 +253,33 @@ def full_sync(progress=None):
     return run
 
 
-def _walk(run, campaign_id, progress):
+def _members_page(campaign_id, params, pace, last_call):
+    """One members page, asked for no sooner than ``pace`` after ``last_call``."""
+    for attempt in range(THROTTLED_TRIES):
+        time.sleep(max(0.0, last_call + pace - time.monotonic()))
+        last_call = time.monotonic()
+        read_started_at = timezone.now()
+        try:
+            document = client.get(
+                f"campaigns/{campaign_id}/members", params, endpoint="campaign_members"
+            )
+        except Throttled as throttled:
+            if attempt + 1 == THROTTLED_TRIES:
+                raise
+            logger.warning("sync throttled: waiting %.0f s", throttled.seconds)
+            time.sleep(throttled.seconds)
+            continue
+        return document, read_started_at, last_call
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _walk(run, campaign_id, progress, pace):
     params = dict(MEMBERS_PARAMS)
     cursors, previous_ids, total, smallest_page = set(), None, None, PAGE_SIZE
+    last_call = -pace
     while True:
-        read_started_at = timezone.now()
-        document = client.get(
-            f"campaigns/{campaign_id}/members", params, endpoint="campaign_members"
+        document, read_started_at, last_call = _members_page(
+            campaign_id, params, pace, last_call
         )
         if document is None:
             raise SyncAborted(f"campaign {campaign_id} not found")
