@@ -437,6 +437,9 @@ class TestPatreonCampaign:
         assert checks.check_patreon_campaign(None) == [checks.W062]
 
 
+FERNET_KEY = "hVdn5hb6oq9v8Vw4Ck1YkqkIqHLtEHxBSH9i1XLt2uk="
+
+
 class TestPatreonWebhook:
     """W063: without a secret, Patreon's webhooks are refused."""
 
@@ -450,6 +453,29 @@ class TestPatreonWebhook:
     @override_settings(PATREON_WEBHOOK_SECRETS=[], DEBUG=True)
     def test_development_without_webhooks_is_fine(self):
         assert checks.check_patreon_webhook(None) == []
+
+
+class TestPatreonTokenKeys:
+    """W064: a key to seal the creator's token; E065: each key is a Fernet key."""
+
+    def test_configured_keys_pass(self):
+        assert checks.check_patreon_token_keys(None) == []
+        assert checks.check_patreon_token_key_format(None) == []
+
+    @override_settings(PATREON_TOKEN_KEYS=[])
+    def test_a_production_without_keys_is_warned_about(self):
+        assert checks.check_patreon_token_keys(None) == [checks.W064]
+
+    @override_settings(PATREON_TOKEN_KEYS=[], DEBUG=True)
+    def test_development_without_keys_is_fine(self):
+        assert checks.check_patreon_token_keys(None) == []
+
+    @override_settings(PATREON_TOKEN_KEYS=[FERNET_KEY, "not-a-key", "c2hvcnQ="])
+    def test_each_malformed_key_is_refused_by_its_position(self):
+        assert checks.check_patreon_token_key_format(None) == [
+            filled(checks.E065, 2),
+            filled(checks.E065, 3),
+        ]
 
 
 class TestSharedCache:
