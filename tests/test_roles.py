@@ -191,6 +191,7 @@ ENDPOINTS = [
     ("GET",    "",                                     None,        FRONTEND, FRONTEND, FRONTEND, FRONTEND),
     ("GET",    "healthz",                              None,        200,      200,   200,  200),
     ("GET",    "readyz",                               None,        200,      200,   200,  200),
+    ("GET",    "metrics",                              None,        404,      404,   404,  404),  # by address only: none allowed
     ("GET",    "login",                                None,        200,      200,   200,  200),
     ("GET",    "api/openapi.json",                     None,        200,      200,   200,  200),
     ("GET",    "api/auth/me",                          None,        401,      200,   200,  200),

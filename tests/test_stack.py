@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.hosts import API_HOST
 from devstack.load import BackgroundLoad, hammer, log_in_all
@@ -554,6 +555,83 @@ def test_readyz_through_nginx(stack):
     response = stack.browser().get("/readyz")
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].startswith("application/json")
+
+
+# METRICS
+# ------------------------------------------------------------------------------
+
+
+def scrape(instance):
+    """
+    One scrape of ``instance``, as deploy/prometheus/prometheus.yml has
+    Prometheus make it: to the instance's own address (proxy_url), naming the
+    API's host, so ALLOWED_HOSTS needs no loopback entry.
+    """
+    response = requests.get(
+        f"http://{API_HOST}:{instance.port}/metrics",
+        proxies={"http": f"http://{instance.address}"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def test_one_scrape_counts_every_worker_s_logins(stack):
+    """
+    Three workers, recycled every 15 requests while patrons log in: one
+    scrape, answered by one worker, counts every login of every worker,
+    those that have exited too.
+    """
+    patrons = [str(n) for n in range(300000, 300030)]
+    instance = stack.gunicorn(
+        "metrics",
+        WEB_CONCURRENCY="3",
+        GUNICORN_MAX_REQUESTS="15",
+        GUNICORN_MAX_REQUESTS_JITTER="0",
+        METRICS_ALLOWED_IPS="127.0.0.1",
+    )
+    nginx = stack.nginx_for("metrics", [instance])
+    with stack.running(instance), stack.running(nginx):
+        log_in_all(stack, patrons, threads=8, via=nginx)
+        samples = scrape(instance)
+        workers = {entry["pid"] for entry in instance.access_log()}
+    logins = ("ventures_logins_total", (("outcome", "succeeded"), ("reason", "")))
+    assert samples[logins] == len(patrons)
+    assert len(workers) > 3, "no worker was recycled"
+    calls = samples[
+        (
+            "ventures_patreon_calls_total",
+            (("endpoint", "identity"), ("result", "2xx")),
+        )
+    ]
+    assert calls == len(patrons)
+    assert samples[("ventures_active_sessions", ())] >= len(patrons)
+
+
+def test_nginx_refuses_metrics_to_everyone(stack):
+    """
+    Even where the application would answer (METRICS_ALLOWED_IPS lists every
+    loopback client here), nginx never passes /metrics on, however spelled.
+    """
+    instance = stack.gunicorn("metrics-open", METRICS_ALLOWED_IPS="127.0.0.0/8")
+    nginx = stack.nginx_for("metrics-open", [instance])
+    with stack.running(instance), stack.running(nginx):
+        browser = stack.browser(nginx)
+        refused = {
+            path: browser.get(path, headers={"X-Forwarded-For": "127.0.0.1"})
+            for path in ("/metrics", "/%6detrics", "//metrics", "/metrics?x=1")
+        }
+        assert browser.direct(instance, "/metrics").status_code == 200
+        passed_on = [e for e in instance.access_log() if "etrics" in e["path"]]
+    assert {path: r.status_code for path, r in refused.items()} == dict.fromkeys(
+        refused, 404
+    )
+    assert not any(b"ventures_" in r.content for r in refused.values())
+    assert len(passed_on) == 1  # the direct request only
 
 
 def test_login_rate_limit_counts_the_address_nginx_saw(stack):

@@ -16,6 +16,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
+from prometheus_client.core import GaugeMetricFamily
 
 from ventures import errors
 
@@ -77,9 +78,8 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
-@probe
-def readyz(request):
-    """Ready to serve: 200, or 503 naming what is not."""
+def readiness():
+    """``{check: result}``, and whether every result lets the instance serve."""
     results = {}
     for name, check in CHECKS.items():
         try:
@@ -87,7 +87,32 @@ def readyz(request):
         except Exception as e:
             logger.warning("readiness check %s failed: %s", name, e)
             results[name] = "unreachable"
-    ready = all(v in ("ok", "not configured") for v in results.values())
+    return results, all(v in ("ok", "not configured") for v in results.values())
+
+
+class ReadinessCollector:
+    """``ventures_ready{check}``: /readyz's checks, run when Prometheus scrapes."""
+
+    def describe(self):
+        return [GaugeMetricFamily("ventures_ready", "")]
+
+    def collect(self):
+        results, _ = readiness()
+        family = GaugeMetricFamily(
+            "ventures_ready",
+            "1 while a readiness check of /readyz passes (database, migrations, "
+            "cache), else 0.",
+            labels=["check"],
+        )
+        for name, result in results.items():
+            family.add_metric([name], result in ("ok", "not configured"))
+        yield family
+
+
+@probe
+def readyz(request):
+    """Ready to serve: 200, or 503 naming what is not."""
+    results, ready = readiness()
     reports = {}
     for name, report in REPORTS.items():
         try:

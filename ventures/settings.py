@@ -7,6 +7,7 @@ security policy and ``ventures.wsgi`` refuses to serve while it is broken.
 """
 
 import base64
+import ipaddress
 import secrets
 from pathlib import Path
 
@@ -121,8 +122,9 @@ CSRF_COOKIE_NAME = cookie_name("csrftoken", secure=CSRF_COOKIE_SECURE, domain=No
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/ref/middleware/#module-django.middleware.security
 SECURE_SSL_REDIRECT = not DEBUG
-# Load balancers probe health over plain HTTP on the private side.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Load balancers probe health over plain HTTP on the private side, and
+# Prometheus scrapes each instance there (/metrics, by address only).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=0 if DEBUG else 63072000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
@@ -154,6 +156,8 @@ MIDDLEWARE = [
     # X-Forwarded-Proto is dropped.
     "ventures.network.TrustedProxyMiddleware",
     "ventures.logs.RequestIdMiddleware",
+    # Times everything after it, by route (ventures.metrics).
+    "ventures.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "ventures.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -290,6 +294,19 @@ LOGGING = {
         "procrastinate.periodic": {"level": "WARNING"},
     },
 }
+
+# METRICS
+# ------------------------------------------------------------------------------
+# /metrics answers these client addresses (or CIDRs) only, found by the
+# TRUSTED_PROXIES rule; empty: nobody (404). An entry that is not an address
+# stops the start here. PROMETHEUS_MULTIPROC_DIR is prometheus-client's own
+# variable, read by it at import: gunicorn.conf.py sets it, so every worker
+# counts into files there and a scrape adds them up.
+METRICS_ALLOWED_IPS = [
+    str(ipaddress.ip_network(entry, strict=False))
+    for entry in env_list("METRICS_ALLOWED_IPS")
+]
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 
 # AUTHENTICATION
 # ------------------------------------------------------------------------------
