@@ -32,6 +32,17 @@ pytestmark = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _empty_queue():
+    """The queue's tables are procrastinate's, unmanaged: Django's flush skips them."""
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE procrastinate_jobs, procrastinate_events, "
+            "procrastinate_workers, procrastinate_periodic_defers CASCADE"
+        )
+
+
 def jobs(**filters):
     return list(
         ProcrastinateJob.objects.filter(task_name="patreon.reread_member", **filters)

@@ -9,7 +9,6 @@ import time
 import requests
 from django.conf import settings
 
-from accounts.adapters import patreon_user_agent
 from accounts.patreon import creator, identity
 from accounts.patreon.errors import (
     PatreonUnavailable,
@@ -17,10 +16,9 @@ from accounts.patreon.errors import (
     Throttled,
     retry_after,
 )
+from accounts.patreon.transport import patreon_session
 
 logger = logging.getLogger(__name__)
-
-_session = requests.Session()
 
 
 def api_url(path):
@@ -66,15 +64,13 @@ def get(path, params, *, endpoint):
 def _get(path, params, token, endpoint):
     started = time.monotonic()
     try:
-        response = _session.get(
-            api_url(path),
-            params=params,
-            headers={
-                "Authorization": f"Bearer {token}",
-                "User-Agent": patreon_user_agent(),
-            },
-            timeout=settings.SOCIALACCOUNT_REQUESTS_TIMEOUT,
-        )
+        with patreon_session() as session:
+            response = session.get(
+                api_url(path),
+                params=params,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=settings.SOCIALACCOUNT_REQUESTS_TIMEOUT,
+            )
     except requests.RequestException as e:
         raise PatreonUnavailable(f"{endpoint}: {type(e).__name__}") from e
     logger.debug(

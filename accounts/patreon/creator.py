@@ -21,7 +21,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.adapters import patreon_user_agent
 from accounts.models import CreatorCredential
 from accounts.patreon import sealing
 from accounts.patreon.errors import (
@@ -31,6 +30,7 @@ from accounts.patreon.errors import (
     Throttled,
     retry_after,
 )
+from accounts.patreon.transport import patreon_session
 from ventures import events
 
 logger = logging.getLogger(__name__)
@@ -190,17 +190,17 @@ def refresh(used_token, *, now=None):
 
 def _call_token_endpoint(refresh_token):
     try:
-        response = requests.post(
-            token_url(),
-            data={
-                "grant_type": "refresh_token",
-                "refresh_token": refresh_token,
-                "client_id": settings.PATREON_CLIENT_ID,
-                "client_secret": settings.PATREON_CLIENT_SECRET,
-            },
-            headers={"User-Agent": patreon_user_agent()},
-            timeout=settings.SOCIALACCOUNT_REQUESTS_TIMEOUT,
-        )
+        with patreon_session() as session:
+            response = session.post(
+                token_url(),
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": refresh_token,
+                    "client_id": settings.PATREON_CLIENT_ID,
+                    "client_secret": settings.PATREON_CLIENT_SECRET,
+                },
+                timeout=settings.SOCIALACCOUNT_REQUESTS_TIMEOUT,
+            )
     except requests.RequestException as e:
         raise PatreonUnavailable(f"token endpoint: {type(e).__name__}") from e
     if response.status_code == 429:

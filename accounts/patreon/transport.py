@@ -11,6 +11,7 @@ A path not listed is counted as "other": add a row for a new call.
 import re
 from urllib.parse import urlsplit
 
+from allauth.socialaccount.adapter import get_adapter
 from requests.adapters import HTTPAdapter
 
 from ventures.metrics import observe_patreon_call
@@ -46,3 +47,12 @@ class ObservedAdapter(HTTPAdapter):
             response = super().send(request, **kwargs)
             call.status = response.status_code
         return response
+
+
+def patreon_session():
+    """
+    A requests session for calls to Patreon outside a login (the creator's
+    token and API calls), as the login's own: our User-Agent, and each call
+    observed (accounts.adapters.SocialAccountAdapter.get_requests_session).
+    """
+    return get_adapter().get_requests_session()
