@@ -19,6 +19,8 @@ for name, value in {
     "PATREON_CLIENT_SECRET": "fake-client-secret",
     "PATREON_CAMPAIGN_ID": "9000001",
     "PATREON_WEBHOOK_SECRETS": "test-webhook-secret",
+    # The fake's tiers (fake_patreon.patrons): Supporter, Patron, Benefactor.
+    "PATREON_ENTITLEMENTS": "supporter:7001|7002|7003,early-access:7002|7003",
 }.items():
     os.environ.setdefault(name, value)
 
