@@ -57,14 +57,14 @@ class SessionActivityMiddleware:
             return None
         session = request.session
         user = request.user
+        read_only = getattr(view_func, "session_read_only", False)
         if not user.is_authenticated:
-            if SESSION_KEY in session:
+            if SESSION_KEY in session and not read_only:
                 # The owner was deleted or deactivated: the session is dead.
                 session.flush()
             return None
         # The store set the owner's limits when it loaded the row (with the
         # owner, in the same query): nothing to rebuild per request.
-        read_only = getattr(view_func, "session_read_only", False)
         if session.is_expired():
             if not read_only:
                 events.emit(events.SESSION_EXPIRED, request, user=user)
