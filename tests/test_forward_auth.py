@@ -206,9 +206,7 @@ def test_a_cookie_sent_to_another_host_is_a_json_400(patron, host):
 
 def test_a_deactivated_user_is_401_and_nothing_is_written(patron):
     """The next ordinary request ends the dead session; the check only refuses."""
-    get_user_model().objects.filter(patreon__patreon_id="1001").update(
-        is_active=False
-    )
+    get_user_model().objects.filter(patreon__patreon_id="1001").update(is_active=False)
     with CaptureQueriesContext(connection) as captured:
         assert check(patron, "supporter").status_code == 401
     assert [q["sql"].split()[0] for q in captured] == ["SELECT"]
