@@ -103,9 +103,7 @@ def test_a_declined_patron_past_the_grace_is_refused(client, fake_patreon):
     assert check(client, "supporter").json()["reason"] == "declined_past_grace"
 
 
-def test_one_query_and_no_write_even_when_activity_is_due(
-    patron, time_machine, settings
-):
+def test_no_write_even_when_activity_is_due(patron, time_machine, settings):
     """
     /me records activity once per SESSION_ACTIVITY_INTERVAL (and sets the
     cookie again); the check, asked on every proxied request, never does.
@@ -116,8 +114,7 @@ def test_one_query_and_no_write_even_when_activity_is_due(
     with CaptureQueriesContext(connection) as captured:
         response = check(patron, "supporter")
     assert response.status_code == 204
-    assert len(captured) == 1, captured.captured_queries
-    assert captured[0]["sql"].lstrip().upper().startswith("SELECT")
+    assert [q["sql"].split()[0].upper() for q in captured] == ["SELECT"]
     assert response.cookies == {}
     # The same moment on /me writes: the check above could have failed.
     with CaptureQueriesContext(connection) as captured:
