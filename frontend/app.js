@@ -40,7 +40,7 @@ const CONTENT = [
 const LOCKED = {
   not_member: "Become a patron on Patreon to unlock this.",
   not_entitled: "Your tier does not include this: upgrade on Patreon.",
-  membership_stale: "Log in again to refresh your membership.",
+  membership_stale: "Your membership needs refreshing:",
   declined_past_grace:
     "Your last payment was declined: update it on Patreon, then log in again.",
   refunded: "Your last payment was refunded.",
@@ -147,7 +147,13 @@ function contentItem(piece, reason) {
   item.dataset.entitlement = piece.entitlement;
   const title = document.createElement("span");
   title.className = "title";
-  title.textContent = (granted ? "" : "🔒 ") + piece.title;
+  title.textContent = piece.title;
+  if (!granted) {
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    badge.textContent = "locked";
+    title.append(badge);
+  }
   const text = document.createElement("span");
   text.textContent = granted
     ? piece.body
@@ -156,7 +162,7 @@ function contentItem(piece, reason) {
   if (reason === "membership_stale") {
     const again = document.createElement("a");
     again.href = loginUrl();
-    again.textContent = " Log in again";
+    again.textContent = " log in again";
     item.append(again);
   }
   return item;

@@ -658,6 +658,7 @@ def test_content_is_gated_by_entitlement(people, browser_stack, config_screensho
     assert "declined" in declined.page.inner_text("#membership-notice")
     assert content_shown(stale.page) == nothing
     assert "Log in again" in stale.page.inner_text("#membership-notice")
+    assert "log in again" in stale.page.inner_text("#content")
     assert stale.page.get_attribute("#content a", "href").startswith(
         f"{API_ORIGIN}/login?next="
     )
