@@ -33,6 +33,7 @@ $(DEV_TARGETS): export PATREON_CLIENT_ID ?= fake-client-id
 $(DEV_TARGETS): export PATREON_CLIENT_SECRET ?= fake-client-secret
 $(DEV_TARGETS): export PATREON_CAMPAIGN_ID ?= 9000001
 $(DEV_TARGETS): export PATREON_WEBHOOK_SECRETS ?= fake-webhook-secret
+$(DEV_TARGETS): export PATREON_ENTITLEMENTS ?= supporter:7001|7002|7003,early-access:7002|7003
 
 run: $(VENV)/.run-deps
 	$(BIN)/python manage.py migrate --noinput

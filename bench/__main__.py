@@ -43,9 +43,13 @@ RESULTS = ROOT / "bench" / "results.json"
 ENDPOINTS = {
     "bare": "/api/bench/bare",
     "me": "/api/auth/me",
+    # Forward auth, as nginx's auth_request asks it (every bench patron has a tier).
+    "check": "/api/auth/check?entitlement=supporter",
     "select1": "/api/bench/select1",
     "cache-get": "/api/bench/cache-get",
 }
+# Asked with a logged-in patron's session cookie.
+SESSION_ENDPOINTS = ("me", "check")
 
 # gunicorn recycles each worker after max_requests (20,000 + up to 2,000 by
 # default, in gunicorn.conf.py). A worker boots in about 1.5 CPU-seconds
@@ -248,7 +252,7 @@ class Runner:
             connections=connections,
             seconds=seconds or self.args.seconds,
             run=run,
-            cookies_file=self.cookies_file if endpoint == "me" else None,
+            cookies_file=self.cookies_file if endpoint in SESSION_ENDPOINTS else None,
             postgres=self.postgres,
         )
         busiest = result.busiest_worker_pct
@@ -304,7 +308,7 @@ class Runner:
                         self.wrk.append(
                             self.wrk_run(key, endpoint, connections, run).as_dict()
                         )
-                refs = ["select1"] + (["cache-get"] if key == "redis" else [])
+                refs = ["check", "select1"] + (["cache-get"] if key == "redis" else [])
                 for endpoint in refs:
                     self.wrk.append(self.wrk_run(key, endpoint, middle, run).as_dict())
             for key in VARIANTS:
@@ -450,6 +454,9 @@ def main(argv=None):
                 "me (no cookie)": inprocess.count_queries("/api/auth/me"),
                 "me (unknown cookie)": inprocess.count_queries(
                     "/api/auth/me", "x" * 32
+                ),
+                "check (logged in)": inprocess.count_queries(
+                    ENDPOINTS["check"], cookies[0]
                 ),
                 "sessions (logged in)": inprocess.count_queries(
                     "/api/auth/sessions", cookies[0]

@@ -197,6 +197,7 @@ def reference_table(results, points):
     names = {
         "bare": "bare JSON view (ceiling)",
         "me": "authenticated /api/auth/me",
+        "check": "forward auth /api/auth/check (204)",
         "select1": "one raw `SELECT 1`",
         "cache-get": "one `cache.get` (Redis)",
     }

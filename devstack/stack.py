@@ -144,6 +144,8 @@ class Stack:
             "PATREON_CAMPAIGN_ID": "9000001",
             "PATREON_WEBHOOK_SECRETS": self.webhook_secret,
             "PATREON_TOKEN_KEYS": self.token_key,
+            # The fake's tiers: Supporter, Patron, Benefactor.
+            "PATREON_ENTITLEMENTS": "supporter:7001|7002|7003,early-access:7002|7003",
             "REQUESTS_CA_BUNDLE": str(self.certificates.ca),
             "DATABASE_URL": self.db.url,
             "REDIS_URL": self.redis.url,

@@ -21,6 +21,8 @@ for name, value in {
     "PATREON_CAMPAIGN_ID": "9000001",
     "PATREON_WEBHOOK_SECRETS": "test-webhook-secret",
     "PATREON_TOKEN_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    # The fake's tiers (fake_patreon.patrons): Supporter, Patron, Benefactor.
+    "PATREON_ENTITLEMENTS": "supporter:7001|7002|7003,early-access:7002|7003",
 }.items():
     os.environ.setdefault(name, value)
 

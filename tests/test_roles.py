@@ -185,7 +185,7 @@ ADMIN_ACTIONS = [
 
 # Our endpoints outside the admin (allauth's own pages under /accounts/ are
 # its flows, tested with the login). "own" is the caller's session, "patron's"
-# patron 100001's.
+# patron 100001's; a target starting with "?" is the query string.
 ENDPOINTS = [
     # method   route                                   target       anonymous patron staff superuser
     ("GET",    "",                                     None,        FRONTEND, FRONTEND, FRONTEND, FRONTEND),
@@ -196,6 +196,11 @@ ENDPOINTS = [
     ("GET",    "api/openapi.json",                     None,        200,      200,   200,  200),
     ("GET",    "api/auth/me",                          None,        401,      200,   200,  200),
     ("GET",    "api/auth/csrf",                        None,        200,      200,   200,  200),
+    # Forward auth: patron 100001 is a Benefactor, staff 200001 a Supporter,
+    # the superuser no patron at all.
+    ("GET",    "api/auth/check",                       None,        401,      204,   204,  204),
+    ("GET",    "api/auth/check",                       "?entitlement=supporter", 401, 204, 204, 403),
+    ("GET",    "api/auth/check",                       "?entitlement=early-access", 401, 204, 403, 403),
     ("POST",   "api/auth/logout",                      None,        200,      200,   200,  200),
     ("GET",    "api/auth/sessions",                    None,        401,      200,   200,  200),
     ("POST",   "api/auth/sessions/revoke-others",      None,        401,      200,   200,  200),
@@ -439,6 +444,8 @@ def endpoint_url(route, target, world, browser):
     if target == "patron's":
         row = Session.objects.get(user=world.patron)
         return "/" + route.replace("<str:public_id>", row.public_id)
+    if target and target.startswith("?"):
+        return "/" + route + target
     return "/" + route
 
 

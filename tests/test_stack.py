@@ -22,6 +22,7 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from devstack.echo import EchoServer
 from devstack.hosts import API_HOST
 from devstack.load import BackgroundLoad, hammer, log_in_all
 from devstack.postgres import PG_BIN, SharedDatabase, ThrowawayPostgres
@@ -792,3 +793,63 @@ def test_memberships_stay_true_through_webhooks_the_worker_and_the_full_sync(sta
         status = manage(stack, "patreon", "creator-token", "status").stdout
         assert "state: needs_reauth" in status
         assert answer["access_token"] not in stack.logs(500)
+
+
+# FORWARD AUTH
+# ------------------------------------------------------------------------------
+
+
+def test_forward_auth_guards_an_upstream(stack):
+    """
+    deploy/nginx's example, rendered with a members service (an echo of the
+    headers it receives): nginx asks /api/auth/check?entitlement=early-access
+    before each request to /members/.
+    """
+    echo = EchoServer()
+    guarded = stack.nginx_for(
+        "forward-auth",
+        stack.instances,
+        members_upstream=echo.address,
+        members_entitlement="early-access",
+    )
+    patron, supporter, stranger = (stack.browser() for _ in range(3))
+    patron.log_in("1002")  # Patron and Benefactor tiers
+    supporter.log_in("1001")  # Supporter only
+    user_id = patron.me().json()["user"]["id"]
+    forged = {
+        "X-Auth-User-Id": "1",
+        "X-Auth-Patreon-Id": "1001",
+        "X-Auth-Entitlements": "supporter,early-access,admin",
+        "X-AUTH-USER-ID": "2",
+        "X_Auth_User_Id": "3",
+    }
+    with stack.running(echo), stack.running(guarded):
+        reached = patron.get("/members/videos?page=2", via=guarded, headers=forged)
+        posted = patron.post("/members/comments", via=guarded, data={"text": "hi"})
+        refused = supporter.get("/members/videos", via=guarded, headers=forged)
+        anonymous = stranger.get("/members/videos", via=guarded, headers=forged)
+        internal = patron.get("/_ventures/auth-check", via=guarded)
+        patron.log_out()
+        logged_out = patron.get("/members/videos", via=guarded)
+
+    assert reached.status_code == 200, f"{reached.text}\n{stack.logs()}"
+    seen = reached.json()
+    assert seen["path"] == "/members/videos?page=2"
+    headers = {}
+    for name, value in seen["headers"]:
+        headers.setdefault(name.lower(), []).append(value)
+    # Nginx's values, once each, whatever the client sent.
+    assert headers["x-auth-user-id"] == [str(user_id)]
+    assert headers["x-auth-patreon-id"] == ["1002"]
+    assert headers["x-auth-entitlements"] == ["supporter,early-access"]
+    assert "x_auth_user_id" not in headers
+    # The API's cookies stay with the API.
+    assert "cookie" not in headers
+    assert headers["x-forwarded-for"] == [patron.ip]
+    # A POST is checked with a GET (no body) and then goes through whole.
+    assert posted.status_code == 200, posted.text
+    assert posted.json()["method"] == "POST"
+    assert refused.status_code == 403
+    assert anonymous.status_code == 401
+    assert internal.status_code == 404
+    assert logged_out.status_code == 401

@@ -14,32 +14,12 @@ listed in the README's policy table.
 import functools
 from urllib.parse import urlsplit
 
-from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register, run_checks
 from django.core.exceptions import ImproperlyConfigured
 
+from ventures import entitlement_spec, secret_keys
 from ventures.cookies import domain_covers, is_ip_address, is_public_suffix, same_site
-
-# Django's own thresholds (django.core.checks.security.base), except variety:
-# five distinct characters lets "ababab..." through; any real random key of
-# 50 characters has far more than ten.
-SECRET_KEY_MIN_LENGTH = 50
-SECRET_KEY_MIN_UNIQUE_CHARACTERS = 10
-SECRET_KEY_INSECURE_PREFIX = "django-insecure-"  # noqa: S105 (a prefix to refuse)
-
-# Keys that have been published and so sign nothing. Compared exactly.
-KNOWN_PUBLIC_SECRET_KEYS = frozenset(
-    {
-        # The Flask app's key, printed in the incident write-up (shared/seed/).
-        "32e6ab70212f7e807449da70bf651de3f862b0191ab921de0f3b11cb933803d1",
-        # Django's own test settings; every generated "django-insecure-" key
-        # from the docs and startproject is caught by the prefix rule instead.
-        "django_tests_secret_key",
-        # The placeholder in this repository's .env.example.
-        "replace-me-with-the-output-of-python-c-import-secrets-print-secrets-token-urlsafe-64",
-    }
-)
 
 # The strings Django writes into the Set-Cookie header, spelled exactly.
 SAMESITE_VALUES = ("Strict", "Lax", "None")
@@ -190,26 +170,38 @@ W063 = Warning(
     id="ventures.W063",
 )
 
-W064 = Warning(
-    "PATREON_TOKEN_KEYS is not set: the creator's token cannot be stored, so "
-    "memberships are re-read only when their patron logs in.",
-    hint='Generate a key (README, "The creator\'s token") and set '
-    "PATREON_TOKEN_KEYS to it.",
-    id="ventures.W064",
-)
-E065 = Error(
-    "PATREON_TOKEN_KEYS item %d is not a Fernet key (32 bytes, URL-safe base64).",
-    hint="Generate one with: python -c 'from cryptography.fernet import Fernet; "
-    "print(Fernet.generate_key().decode())'",
-    id="ventures.E065",
-)
-
 E070 = Error(
     "The cache is %s, private to each process: every worker and instance would "
     "count login attempts on its own, multiplying each rate limit by their number.",
     hint="Set REDIS_URL=redis://host:6379/0, the Redis every instance shares.",
     id="ventures.E070",
 )
+
+_ENTITLEMENTS_HINT = (
+    "Write PATREON_ENTITLEMENTS as name:tier_id, comma-separated, several tier "
+    "ids joined by |, e.g. supporter:77,pro:78|79; names are lowercase letters, "
+    "digits, - and _."
+)
+E090 = Error(
+    "PATREON_ENTITLEMENTS item %r is not name:tier_id[|tier_id...].",
+    hint=_ENTITLEMENTS_HINT,
+    id="ventures.E090",
+)
+E091 = Error(
+    "PATREON_ENTITLEMENTS item %r has no name.",
+    hint=_ENTITLEMENTS_HINT,
+    id="ventures.E091",
+)
+E092 = Error(
+    "PATREON_ENTITLEMENTS names %r twice: which tiers it means would depend on order.",
+    hint="Give each entitlement one item, listing all its tier ids: pro:78|79.",
+    id="ventures.E092",
+)
+_ENTITLEMENT_FAULTS = {
+    entitlement_spec.BAD_FORMAT: E090,
+    entitlement_spec.EMPTY_NAME: E091,
+    entitlement_spec.DUPLICATE_NAME: E092,
+}
 
 E080 = Error(
     "DEBUG is %r, which is neither 'true' (development) nor 'false' (production).",
@@ -240,23 +232,6 @@ def _secret_key():
         return settings.SECRET_KEY
     except ImproperlyConfigured:  # Django refuses to hand out an empty key.
         return ""
-
-
-def _secret_key_faults(key):
-    if not key:
-        return ["it is empty"]
-    faults = []
-    if key in KNOWN_PUBLIC_SECRET_KEYS:
-        faults.append("it has been published and is on the denylist of known keys")
-    if key.startswith(SECRET_KEY_INSECURE_PREFIX):
-        faults.append(f"it starts with '{SECRET_KEY_INSECURE_PREFIX}'")
-    if len(key) < SECRET_KEY_MIN_LENGTH:
-        faults.append(f"it is shorter than {SECRET_KEY_MIN_LENGTH} characters")
-    if len(set(key)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS:
-        faults.append(
-            f"it has fewer than {SECRET_KEY_MIN_UNIQUE_CHARACTERS} distinct characters"
-        )
-    return faults
 
 
 def _api_hosts():
@@ -299,7 +274,7 @@ def check_secret_key(app_configs, **kwargs):
     key = _secret_key()
     if not key:
         return [E001]
-    faults = _secret_key_faults(key)
+    faults = secret_keys.faults(key)
     return [_formatted(E002, "; ".join(faults))] if faults else []
 
 
@@ -310,7 +285,7 @@ def check_secret_key_fallbacks(app_configs, **kwargs):
     key = _secret_key()
     errors = []
     for i, fallback in enumerate(settings.SECRET_KEY_FALLBACKS):
-        faults = _secret_key_faults(fallback)
+        faults = secret_keys.faults(fallback)
         if key and fallback == key:
             faults.append("it equals SECRET_KEY")
         if faults:
@@ -464,31 +439,25 @@ def check_patreon_webhook(app_configs, **kwargs):
 
 @register(Tags.security)
 @_production_only
-def check_patreon_token_keys(app_configs, **kwargs):
-    """W064: the creator's token can be stored, sealed."""
-    return [] if settings.PATREON_TOKEN_KEYS else [W064]
-
-
-@register(Tags.security)
-def check_patreon_token_key_format(app_configs, **kwargs):
-    """E065: every key in PATREON_TOKEN_KEYS is a Fernet key, in any mode."""
-    errors = []
-    for number, key in enumerate(settings.PATREON_TOKEN_KEYS, start=1):
-        try:
-            Fernet(key)
-        except ValueError:
-            errors.append(_formatted(E065, number))
-    return errors
-
-
-@register(Tags.security)
-@_production_only
 def check_shared_cache(app_configs, **kwargs):
     """E070: rate limits count in a cache every worker and instance shares."""
     backend = settings.CACHES.get("default", {}).get("BACKEND", "")
     if backend in SHARED_CACHE_BACKENDS:
         return []
     return [_formatted(E070, backend or "not configured")]
+
+
+@register(Tags.security)
+def check_patreon_entitlements(app_configs, **kwargs):
+    """
+    E090-E092, in development too: an entitlement misread would open or
+    close content to the wrong people.
+    """
+    spec = settings.PATREON_ENTITLEMENTS_VALUE
+    return [
+        _formatted(_ENTITLEMENT_FAULTS[kind], item)
+        for kind, item in entitlement_spec.faults(spec)
+    ]
 
 
 def refuse_to_serve_unsafely():

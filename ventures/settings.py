@@ -14,6 +14,7 @@ from pathlib import Path
 import environ
 
 from ventures.cookies import cookie_name
+from ventures.entitlement_spec import parse as parse_entitlements
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -354,6 +355,19 @@ PATREON_CAMPAIGN_ID = env.str("PATREON_CAMPAIGN_ID", default="")
 # A membership snapshot read longer ago than this (seconds) is reported
 # stale by /api/auth/me; it is still served, the frontend decides.
 PATREON_STALE_AFTER = env.int("PATREON_STALE_AFTER", default=24 * 60 * 60)
+# Named entitlements, by tier id of our campaign: "supporter:77,pro:78|79"
+# (ventures.entitlement_spec; a malformed value refuses to start, E090-E092).
+# A Free tier entitles to something only when its id is listed.
+PATREON_ENTITLEMENTS_VALUE = env.str("PATREON_ENTITLEMENTS", default="")
+PATREON_ENTITLEMENTS = parse_entitlements(PATREON_ENTITLEMENTS_VALUE)
+# A declined patron keeps their entitlements this long (seconds) after the
+# last charge attempt: most declines are fixed within a week.
+PATREON_DECLINE_GRACE = env.int("PATREON_DECLINE_GRACE", default=7 * 24 * 60 * 60)
+# A snapshot read longer ago than this (seconds) entitles to nothing
+# ("membership_stale"): logging in again re-reads it.
+PATREON_ENTITLEMENT_MAX_AGE = env.int(
+    "PATREON_ENTITLEMENT_MAX_AGE", default=72 * 60 * 60
+)
 # The secrets of the webhook registered for our campaign (each signs with its
 # own): several during a rotation. None: the webhook answers 503 (W063).
 PATREON_WEBHOOK_SECRETS = env_list("PATREON_WEBHOOK_SECRETS")
