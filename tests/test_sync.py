@@ -226,3 +226,10 @@ def test_a_terminal_sees_a_progress_bar(campaign):
     call_command("patreon", "sync", "--full", stdout=out)
     assert "\r[" in out.getvalue()
     assert "members, page 3" in out.getvalue()
+
+
+def test_a_configured_tier_the_campaign_lacks_is_warned_about(campaign, settings):
+    settings.PATREON_ENTITLEMENTS = {"supporter": {"7001"}, "gold": {"7009"}}
+    run = sync.full_sync(pace=0)
+    assert run.outcome == "complete"
+    assert "tier ids the campaign does not have: 7009" in run.detail

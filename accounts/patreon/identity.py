@@ -234,6 +234,11 @@ def related_id(resource, relationship):
     return _id(_dig(resource, "relationships", relationship, "data", "id"))
 
 
+def related_ids(resource, relationship):
+    """The (type, id) pairs of a resource's to-many ``relationship``."""
+    return _refs(_dig(resource, "relationships", relationship, "data"))
+
+
 def member_user_id(member):
     """The Patreon user id of a member resource, or None."""
     return _id(_dig(member, "relationships", "user", "data", "id"))

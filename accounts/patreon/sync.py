@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import entitlements
 from accounts.models import PatreonMembership, SyncRun, WebhookDelivery
 from accounts.patreon import client, identity, memberships
 from accounts.patreon.errors import Throttled
@@ -224,6 +225,7 @@ def full_sync(progress=None, pace=PAGE_INTERVAL):
     campaign_id = settings.PATREON_CAMPAIGN_ID
     run = _start_run(timezone.now())
     try:
+        _check_entitled_tiers(run, campaign_id)
         _walk(run, campaign_id, progress, pace)
         _mark_gone(run, campaign_id)
     except Exception as e:
@@ -251,6 +253,31 @@ def full_sync(progress=None, pace=PAGE_INTERVAL):
         seconds=round((run.finished_at - run.started_at).total_seconds(), 1),
     )
     return run
+
+
+def campaign_tier_ids(campaign_id):
+    """The ids of our campaign's tiers (``GET /campaigns?include=tiers``)."""
+    document = client.get(
+        "campaigns",
+        {"include": "tiers", "fields[tier]": "title"},
+        endpoint="campaigns",
+    )
+    for campaign in (document or {}).get("data") or []:
+        if isinstance(campaign, dict) and str(campaign.get("id")) == campaign_id:
+            tiers = identity.related_ids(campaign, "tiers")
+            return [tier_id for kind, tier_id in tiers if kind == "tier"]
+    raise SyncAborted(f"campaign {campaign_id} is not among the creator's")
+
+
+def _check_entitled_tiers(run, campaign_id):
+    """Warn when PATREON_ENTITLEMENTS names a tier our campaign does not have."""
+    unknown = entitlements.unknown_tier_ids(campaign_tier_ids(campaign_id))
+    if unknown:
+        run.detail = (
+            f"PATREON_ENTITLEMENTS names tier ids the campaign does not have: "
+            f"{', '.join(unknown)}"
+        )[:300]
+        logger.warning("sync: %s", run.detail)
 
 
 def _members_page(campaign_id, params, pace, last_call):
@@ -332,10 +359,11 @@ def _mark_gone(run, campaign_id):
         .first()
     )
     if last and run.members_seen < last.members_seen * SUSPICIOUS_DROP:
-        run.detail = (
+        drop = (
             f"saw {run.members_seen} members, fewer than half of the last "
             f"complete run's {last.members_seen}: nobody marked gone"
         )
+        run.detail = "; ".join(filter(None, [run.detail, drop]))[:300]
         logger.warning("sync: %s", run.detail)
         return
     unlisted = PatreonMembership.objects.filter(synced_at__lt=run.started_at)
