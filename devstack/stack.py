@@ -172,9 +172,9 @@ class Stack:
             self.directory / f"gunicorn-{name}.log",
         )
 
-    def worker(self, name="worker"):
+    def worker(self, name="worker", concurrency=1):
         """The background worker of this stack (not started)."""
-        return Worker(name, self.app_env(), self.directory / f"{name}.log")
+        return Worker(name, self.app_env(), self.directory / f"{name}.log", concurrency)
 
     def restart(self, instance):
         """Start a stopped instance again, as systemd would: same port, same env."""

@@ -10,8 +10,9 @@ from devstack.processes import Process, StackError, wait_for
 class Worker(Process):
     """``manage.py procrastinate worker`` with the stack's environment."""
 
-    def __init__(self, name, env, log):
+    def __init__(self, name, env, log, concurrency=1):
         argv = [sys.executable, "manage.py", "procrastinate", "worker"]
+        argv += ["--concurrency", str(concurrency)]
         super().__init__(name, argv, log=log, env=env)
 
     def start(self):

@@ -233,3 +233,17 @@ def test_a_configured_tier_the_campaign_lacks_is_warned_about(campaign, settings
     run = sync.full_sync(pace=0)
     assert run.outcome == "complete"
     assert "tier ids the campaign does not have: 7009" in run.detail
+
+
+def test_a_page_never_overwrites_a_newer_read(campaign):
+    known("2000001", "2000002")
+    newer = timezone.now() + timedelta(minutes=1)
+    PatreonMembership.objects.filter(patreon_id="2000002").update(
+        synced_at=newer, patron_status="declined_patron", source="login"
+    )
+    run = sync.full_sync(pace=0)
+    assert run.updated == 1
+    assert (row("2000002").patron_status, row("2000002").source) == (
+        "declined_patron",
+        "login",
+    )

@@ -192,22 +192,11 @@ def _pagination(document):
 
 def _write_page(members, read_started_at):
     """Write a page's snapshots of patrons we know; return how many changed."""
-    known = set(
-        PatreonMembership.objects.filter(
-            patreon_id__in=[patreon_id for patreon_id, _ in members]
-        ).values_list("patreon_id", flat=True)
+    return memberships.apply_many(
+        dict(members),
+        read_started_at=read_started_at,
+        source=PatreonMembership.Source.SYNC,
     )
-    updated = 0
-    with transaction.atomic():
-        for patreon_id, snapshot in members:
-            if patreon_id in known:
-                updated += memberships.apply(
-                    patreon_id,
-                    snapshot,
-                    read_started_at=read_started_at,
-                    source=PatreonMembership.Source.SYNC,
-                )
-    return updated
 
 
 def full_sync(progress=None, pace=PAGE_INTERVAL):
