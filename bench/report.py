@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from bench import memberships
 from bench.figures import (
     index,
 )
@@ -302,5 +303,6 @@ def render(results, points, plots):
     for name, value in PROTOTYPE:
         add(f"| {name} | {value} |")
     add("")
+    add(memberships.section())
     add(notes(results, points))
     return "\n".join(parts).rstrip() + "\n"

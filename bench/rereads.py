@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import requests
 
+from bench import memberships
 from devstack.hosts import API_HOST
 from devstack.postgres import SharedDatabase
 from devstack.processes import ROOT, run
@@ -125,7 +126,7 @@ def main():
             done = time.perf_counter()
     seconds = sorted(a.seconds for a in answers)
     acknowledged = sum(a.status == 200 for a in answers)
-    print(
+    report = (
         f"{args.count} webhooks in {sent - started:.1f} s, {acknowledged} "
         f"acknowledged: p50 {statistics.median(seconds) * 1000:.1f} ms, "
         f"p99 {seconds[max(0, int(len(seconds) * 0.99) - 1)] * 1000:.1f} ms; "
@@ -134,6 +135,8 @@ def main():
         f"Under Patreon's 100 calls a minute per token: at least "
         f"{args.count / 100:.0f} min."
     )
+    print(report)
+    memberships.save("rereads", report)
 
 
 if __name__ == "__main__":

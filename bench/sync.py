@@ -24,6 +24,7 @@ from pathlib import Path
 
 import requests
 
+from bench import memberships
 from bench.session_rows import setup_django
 from devstack.patreon import FakePatreonProcess
 
@@ -127,6 +128,7 @@ def main():
         finally:
             fake_process.stop()
     print(table(results))
+    memberships.save("sync", table(results))
     if any(r["outcome"] != "complete" for r in results):
         sys.exit("a sync did not complete")
 
