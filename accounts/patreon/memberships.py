@@ -12,7 +12,7 @@ mark a row changed (``changed_at``) until a read started after them lands.
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Case, F, Q, Value, When
 
 from accounts.models import PatreonMembership
@@ -128,27 +128,50 @@ def apply_to(rows, snapshot, *, read_started_at, source):
 def apply_many(snapshots, *, read_started_at, source):
     """
     ``apply`` for many known patrons at once (``snapshots``: Patreon id to
-    snapshot), as one read that started at ``read_started_at`` (a sync
-    page); return how many rows were written. The rows no newer read has
-    written are locked, then written in a few statements, not one per row.
+    snapshot, every SNAPSHOT_FIELDS key present), as one read that started
+    at ``read_started_at`` (a sync page); return how many rows were written.
+
+    The same conditional UPDATE as ``apply_to``, run for every patron with
+    ``executemany`` (psycopg pipelines it): a page of 1,000 in a few round
+    trips, where the ORM would make one each, or build a 15,000-branch CASE
+    for ``bulk_update``. Values are prepared by the fields themselves.
     """
-    fields = [*SNAPSHOT_FIELDS, "synced_at", "source", "changed_at"]
-    with transaction.atomic():
-        rows = list(
-            PatreonMembership.objects.select_for_update().filter(
-                patreon_id__in=snapshots, synced_at__lt=read_started_at
-            )
-        )
-        for row in rows:
-            snapshot = snapshots[row.patreon_id]
-            for name in SNAPSHOT_FIELDS:
-                if name in snapshot:
-                    setattr(row, name, snapshot[name])
-            row.synced_at, row.source = read_started_at, source
-            if row.changed_at is not None and row.changed_at < read_started_at:
-                row.changed_at = None
-        PatreonMembership.objects.bulk_update(rows, fields, batch_size=500)
-    return len(rows)
+    if not snapshots:
+        return 0
+    alias = router.db_for_write(PatreonMembership)
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    meta = PatreonMembership._meta
+    fields = [meta.get_field(name) for name in SNAPSHOT_FIELDS]
+    synced, changed, source_column, patreon_id = (
+        quote(meta.get_field(name).column)
+        for name in ("synced_at", "changed_at", "source", "patreon_id")
+    )
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET "  # noqa: S608 (names from _meta)
+        + ", ".join(f"{quote(field.column)} = %s" for field in fields)
+        + f", {synced} = %s, {source_column} = %s, {changed} = CASE WHEN"
+        f" {changed} < %s THEN NULL ELSE {changed} END"
+        f" WHERE {patreon_id} = %s AND {synced} < %s"
+    )
+    at = meta.get_field("synced_at").get_db_prep_save(read_started_at, connection)
+    params = [
+        [
+            *(
+                field.get_db_prep_save(snapshot[field.name], connection)
+                for field in fields
+            ),
+            at,
+            source,
+            at,
+            key,
+            at,
+        ]
+        for key, snapshot in snapshots.items()
+    ]
+    with transaction.atomic(using=alias), connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+        return cursor.rowcount
 
 
 def mark_changed(patreon_id, at):
