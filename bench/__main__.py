@@ -12,10 +12,11 @@ same worker settings for all), a throwaway PostgreSQL database, a throwaway
 Redis and the fake Patreon behind TLS (bench.harness); logs patrons in
 through the fake (bench.logins); loads authenticated /api/auth/me and the
 reference views with wrk, interleaved, several runs (bench.load); counts
-SQL per request in-process and in PostgreSQL (bench.inprocess); profiles a
-worker with py-spy (bench.profile); times session administration at 10k,
-100k and 1M rows (bench.session_rows); and writes docs/performance.md, its
-plots and bench/results.json (bench.report).
+SQL per request in-process and in PostgreSQL (bench.inprocess); times the
+session lookup alone in-process, before, ORM and now (bench.lookups);
+profiles a worker with py-spy (bench.profile); times session administration
+at 10k, 100k and 1M rows (bench.session_rows); and writes
+docs/performance.md, its plots and bench/results.json (bench.report).
 
 ``--render bench/results.json`` rewrites the report from saved results.
 """
@@ -34,7 +35,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import inprocess, load, logins, profile, report, session_rows
+from bench import inprocess, load, logins, lookups, profile, report, session_rows
 from bench.harness import Bench, Config
 from devstack.processes import ROOT, program
 
@@ -464,6 +465,9 @@ def main(argv=None):
                 "bare": inprocess.count_queries("/api/bench/bare"),
                 "select1": inprocess.count_queries("/api/bench/select1"),
             }
+            log("timing the session lookups in-process")
+            results["lookups"] = lookups.measure(repeats=3 if args.quick else 5)
+            log(f"  ms per lookup: {results['lookups']['ms']}")
             middle = runner.load_phase()
             results["middle"] = middle
             results["wrk"] = runner.wrk
