@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import configparser
 import os
+import shutil
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
 
-from devstack.processes import ROOT, Process, free_port, program, wait_for
+from devstack.processes import KEEP, ROOT, Process, free_port, program, wait_for
 
 DEPLOY_INI = ROOT / "deploy" / "pgbouncer.ini"
 
@@ -112,3 +114,44 @@ class PgBouncer(Process):
             return self.answers()
         except psycopg.OperationalError:
             return False
+
+
+class Pooled:
+    """
+    ``database`` (SharedDatabase, ThrowawayPostgres: a context manager with a
+    ``url``) behind a PgBouncer of its own, as a database for ``Stack``: its
+    ``url`` is PgBouncer's. Run the app with ``DATABASE_POOLER=transaction``.
+    """
+
+    def __init__(self, database, **settings):
+        self.database = database
+        self.settings = settings
+        self.directory = None
+        self.pgbouncer = None
+
+    def __enter__(self):
+        self.server = self.database.__enter__()
+        try:
+            self.directory = Path(tempfile.mkdtemp(prefix="ventures-pgbouncer-"))
+            self.pgbouncer = PgBouncer(self.directory, self.server.url, **self.settings)
+            self.pgbouncer.start()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc_info):
+        try:
+            if self.pgbouncer is not None:
+                self.pgbouncer.stop()
+            if self.directory and not KEEP:
+                shutil.rmtree(self.directory, ignore_errors=True)
+        finally:
+            self.database.__exit__(*exc_info)
+
+    @property
+    def url(self):
+        return self.pgbouncer.url
+
+    def tail(self, lines=40):
+        return "\n".join([self.pgbouncer.tail(lines), self.server.tail(lines)])
