@@ -57,7 +57,7 @@ ENDPOINTS = {
 STEADY = {"GUNICORN_MAX_REQUESTS": "0"}
 RECYCLE_1000 = {"GUNICORN_MAX_REQUESTS": "1000", "GUNICORN_MAX_REQUESTS_JITTER": "100"}
 COMPILED_STORE = {"BENCH_SESSION_ENGINE": "bench.compiled_store"}
-NO_HEALTH_CHECKS = {"BENCH_CONN_HEALTH_CHECKS": "false"}
+HEALTH_CHECKS = {"BENCH_CONN_HEALTH_CHECKS": "true"}
 # Django's defaults, which the app overrides on PostgreSQL: no server-side
 # binding, no prepared statements (bench.settings).
 CLIENT_SIDE = {"BENCH_CLIENT_SIDE_BINDING": "true"}
@@ -71,9 +71,11 @@ ATTEMPTS = 5
 MAIN = ("pg", "redis")
 # Variants at the middle concurrency level only: the app as it was before
 # (the hand-compiled lookup of bench/compiled_store.py) as a baseline; the
-# app with client-side binding, to tell what prepared statements gain; and
-# the app without health checks or with frequent worker recycling.
-VARIANTS = ("pg-compiled", "pg-unprepared", "pg-nohc", "pg-recycle")
+# app with client-side binding, to tell what prepared statements gain; the
+# app with health checks (as before issue 17); the app through PgBouncer in
+# transaction mode (DATABASE_POOLER=transaction); and the app with frequent
+# worker recycling.
+VARIANTS = ("pg-compiled", "pg-unprepared", "pg-hc", "pgbouncer", "pg-recycle")
 
 
 def configurations():
@@ -91,9 +93,15 @@ def configurations():
             {**STEADY, **CLIENT_SIDE},
         ),
         Config(
-            "pg-nohc",
-            "PostgreSQL, no CONN_HEALTH_CHECKS",
-            {**STEADY, **NO_HEALTH_CHECKS},
+            "pg-hc",
+            "PostgreSQL, with CONN_HEALTH_CHECKS (before issue 17)",
+            {**STEADY, **HEALTH_CHECKS},
+        ),
+        Config(
+            "pgbouncer",
+            "PostgreSQL through PgBouncer (transaction mode)",
+            dict(STEADY),
+            pooled=True,
         ),
         Config("pg-recycle", "PostgreSQL, max_requests=1000", RECYCLE_1000),
     ]
@@ -250,6 +258,7 @@ class Runner:
             run=run,
             cookies_file=self.cookies_file if endpoint == "me" else None,
             postgres=self.postgres,
+            pooler=self.bench.pgbouncer if config.pooled else None,
         )
         busiest = result.busiest_worker_pct
         log(
@@ -393,6 +402,7 @@ REQUIRED = {
     "dropdb": "apt-get install postgresql-client",
     "openssl": "apt-get install openssl",
     "envsubst": "apt-get install gettext-base (deploy/nginx/render)",
+    "pgbouncer": "apt-get install pgbouncer",
 }
 
 

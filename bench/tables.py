@@ -14,6 +14,7 @@ from bench.figures import (
     cpu_ratios,
     main_configs,
     med,
+    ms_pair,
     ratios,
     same_view,
     spread,
@@ -43,6 +44,7 @@ def targets(results, points):
                 status(med(me) >= ME_RATIO_TARGET),
             )
         )
+    rows += _issue_17_targets(points, middle)
     after = against(points, "pg", "pg-compiled", "me", middle)
     if after:
         after_cpu = against(points, "pg", "pg-compiled", "me", middle, by_cpu=True)
@@ -163,12 +165,45 @@ def throughput_table(results, points):
     return "\n".join(lines)
 
 
+def _issue_17_targets(points, middle):
+    """The health-check round trip gone, and /me through PgBouncer."""
+    rows = []
+    without = against(points, "pg", "pg-hc", "me", middle, by_cpu=True)
+    if without:
+        hc = cpu_ratios(points, "pg-hc", "me", middle)
+        now = cpu_ratios(points, "pg", "me", middle)
+        rows.append(
+            (
+                "/me pays no health-check round trip (no CONN_HEALTH_CHECKS ÷"
+                f" with, same run, c={middle}, by CPU per request, each against"
+                " its own bare view; met at >= 1x)",
+                f"{spread(without)}; /me ÷ bare by CPU {med(hc):.2f}x with"
+                f" health checks, {med(now):.2f}x without",
+                status(med(without) >= 1.0),
+            )
+        )
+    pooled = summary(points, ("pgbouncer", "me", middle))
+    if pooled:
+        bare = summary(points, ("pgbouncer", "bare", middle))
+        rows.append(
+            (
+                f"/me through PgBouncer in transaction mode, 0 errors (c={middle})",
+                f"{pooled['requests']:,} requests, {pooled['errors']} errors;"
+                f" {spread(cpu_ratios(points, 'pgbouncer', 'me', middle))} the"
+                " bare view by CPU per request (PgBouncer's CPU included),"
+                f" {spread(ratios(points, 'pgbouncer', 'me', middle))} by req/s",
+                status(pooled["errors"] + (bare["errors"] if bare else 0) == 0),
+            )
+        )
+    return rows
+
+
 def variants_table(results, points):
     middle = results["middle"]
     lines = [
         f"| configuration (c={middle}) | bare req/s | /me req/s | /me ÷ bare req/s |"
         " bare ÷ /me CPU per request | /me p50 / p99 ms |"
-        " /me CPU ms/req: app + PostgreSQL | workers booted |",
+        " /me CPU ms/req: app + PostgreSQL (+ PgBouncer) | workers booted |",
         "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: |",
     ]
     for key in ["pg", *variant_configs(results, points)]:
@@ -181,7 +216,7 @@ def variants_table(results, points):
             f" {spread(ratios(points, key, 'me', middle))} |"
             f" {spread(cpu_ratios(points, key, 'me', middle))} |"
             f" {me['p50']:.1f} / {me['p99']:.1f} |"
-            f" {me['app']:.2f} + {me['pg']:.2f} |"
+            f" {ms_pair(me).removesuffix(' ms')} |"
             f" {bare['booted'] + me['booted']} |"
         )
     return "\n".join(lines)

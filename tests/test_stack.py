@@ -16,6 +16,7 @@ import ssl
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 import requests
 
@@ -155,6 +156,17 @@ def record(name, figures):
     path.write_text(json.dumps(everything, indent=2) + "\n")
 
 
+def postgres_connections(stack):
+    """How many connections PostgreSQL holds for the stack's database now."""
+    database = getattr(stack.db, "server", stack.db)  # behind PgBouncer or not
+    server = database.url.rsplit("/", 1)[0]
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        return connection.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+            [database.name],
+        ).fetchone()[0]
+
+
 def access_log_count(instance, path):
     return sum(1 for entry in instance.access_log() if entry.get("path") == path)
 
@@ -237,6 +249,8 @@ def test_two_hundred_people_each_see_only_themselves_under_load(any_stack, reque
         "login_seconds": round(login_seconds, 2),
         "logins_per_second": round(len(browsers) / login_seconds, 1),
         "served_by_instance": dict(zip(("a", "b"), served, strict=True)),
+        # Held once the load is over: CONN_MAX_AGE (direct), or PgBouncer's pool.
+        "postgres_connections": postgres_connections(stack),
     }
     record(f"isolation[{request.node.callspec.id}]", figures)
     assert result.requests >= 10_000, figures
