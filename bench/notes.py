@@ -40,12 +40,14 @@ def _target_gap(get, shares, app, profiles, middle, points):
         " ms over. Beyond the bare view's, /me's gunicorn CPU goes to (py-spy,"
         " rounded to 0.1 ms): "
         + "; ".join(f"{name} {round(ms, 1):.1f} ms" for name, ms in big)
-        + f"; PostgreSQL adds {me['pg'] - bare['pg']:.2f} ms. No single part"
-        " covers the gap: the session lookup's ORM work and round trip, the"
-        " session decode and auth-hash checks, and the larger JSON each take"
-        " a few tenths, so reaching the target means moving /me off Django's"
-        " per-request machinery (a cache of the answer, or a leaner view),"
-        " which is left to a later issue."
+        + f"; PostgreSQL adds {me['pg'] - bare['pg']:.2f} ms."
+        f" The largest part is {big[0][0]} ({big[0][1]:.2f} ms)"
+        + (", the one query /me must make" if big[0][0].startswith("database") else "")
+        + "; the rest is spread over parts of about a tenth of a"
+        " millisecond each, none of which alone closes the gap. Reaching the"
+        " target means cutting into several of them at once (fewer model"
+        " instances per lookup, a cheaper session decode and auth-hash check,"
+        " less middleware on /me); not attempted in issue 17."
     ]
 
 
