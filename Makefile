@@ -33,6 +33,7 @@ $(DEV_TARGETS): export PATREON_CLIENT_ID ?= fake-client-id
 $(DEV_TARGETS): export PATREON_CLIENT_SECRET ?= fake-client-secret
 $(DEV_TARGETS): export PATREON_CAMPAIGN_ID ?= 9000001
 $(DEV_TARGETS): export PATREON_WEBHOOK_SECRETS ?= fake-webhook-secret
+$(DEV_TARGETS): export PATREON_ENTITLEMENTS ?= supporter:7001|7002|7003,early-access:7002|7003
 
 run: $(VENV)/.run-deps
 	$(BIN)/python manage.py migrate --noinput
@@ -50,12 +51,14 @@ manage: $(VENV)/.run-deps
 # What the stack and browser tests run besides the machine's PostgreSQL, from
 # Debian's packages: nginx, Chromium, openssl, envsubst, redis-server, the
 # PostgreSQL client tools, a PostgreSQL 15 server of their own (initdb,
-# pg_ctl) for the tests that stop and restart it, and PgBouncer (the stack
-# through a transaction-mode pooler).
+# pg_ctl) for the tests that stop and restart it, PgBouncer (the stack through
+# a transaction-mode pooler), and promtool (Debian's prometheus) checks and
+# unit-tests deploy/prometheus/.
 SYSTEM_COMMANDS := nginx chromium openssl envsubst redis-server createdb \
-	/usr/lib/postgresql/15/bin/initdb /usr/lib/postgresql/15/bin/pg_ctl pgbouncer
+	/usr/lib/postgresql/15/bin/initdb /usr/lib/postgresql/15/bin/pg_ctl pgbouncer \
+	promtool
 SYSTEM_PACKAGES := nginx chromium openssl gettext-base redis-server \
-	postgresql-client postgresql-15 pgbouncer
+	postgresql-client postgresql-15 pgbouncer prometheus
 system-deps:
 	@missing=; for c in $(SYSTEM_COMMANDS); do \
 		PATH="$$PATH:/usr/sbin:/sbin" command -v $$c >/dev/null || missing="$$missing $$c"; \

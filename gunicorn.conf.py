@@ -17,13 +17,17 @@ What differs between machines and instances comes from the environment:
 - ``GUNICORN_WORKER_TMP_DIR``: where worker heartbeats live.
 - ``GUNICORN_CONTROL_SOCKET``: gunicornc's socket; none unless set.
 - ``GUNICORN_PROC_NAME``: the process title (default ``ventures``).
+- ``PROMETHEUS_MULTIPROC_DIR``: where the workers count metrics (default: a
+  new temporary directory, removed at exit).
 - ``TRUSTED_PROXIES`` and ``LOG_LEVEL``: the application's own variables
   (README, "Configuration"), read here too so both agree.
 """
 
 import logging
 import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from gunicorn.glogging import Logger
@@ -135,6 +139,44 @@ forwarder_headers = ""
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
+
+# METRICS
+# ------------------------------------------------------------------------------
+# Each worker counts on its own, and any of them may answer a scrape:
+# prometheus-client's multiprocess mode has every worker write its samples to
+# files in PROMETHEUS_MULTIPROC_DIR, and a scrape adds up all the files, so
+# a recycled worker's counts stay counted (ventures.metrics). One directory
+# per instance (the unit puts it in its RuntimeDirectory), emptied when the
+# master starts: a previous run's counts must not add to this one's. A HUP
+# keeps it, and the counters go on. The workers import the application, and
+# prometheus-client, after this has set the variable.
+_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+_MADE_METRICS_DIR = "VENTURES_MADE_METRICS_DIR"  # ours to remove at exit
+if not os.environ.get(_METRICS_DIR):
+    os.environ[_METRICS_DIR] = tempfile.mkdtemp(prefix="ventures-metrics-")
+    os.environ[_MADE_METRICS_DIR] = os.environ[_METRICS_DIR]
+
+
+def on_starting(server):
+    """The master starts (not on a HUP): an empty metrics directory."""
+    directory = Path(os.environ[_METRICS_DIR])
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+
+
+def child_exit(server, worker):
+    """A worker has exited: its live gauges go; its counters stay counted."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    made = os.environ.get(_MADE_METRICS_DIR)
+    if made:
+        shutil.rmtree(made, ignore_errors=True)
+
 
 # LOGGING
 # ------------------------------------------------------------------------------

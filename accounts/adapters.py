@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from accounts import login_failures, redirects
 from accounts.models import User
 from accounts.patreon import identity
+from accounts.patreon.transport import ObservedAdapter
 
 
 class AccountAdapter(DefaultAccountAdapter):
@@ -49,9 +50,13 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     """
 
     def get_requests_session(self):
-        """allauth's session for every Patreon call (token, identity), named."""
+        """
+        allauth's session for every Patreon call (token, identity), named,
+        and each call to Patreon timed and counted (ventures.metrics).
+        """
         session = super().get_requests_session()
         session.headers["User-Agent"] = patreon_user_agent()
+        session.mount(f"{settings.PATREON_BASE_URL}/", ObservedAdapter())
         return session
 
     def on_authentication_error(

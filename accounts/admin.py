@@ -25,8 +25,9 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import path
 from django.utils import timezone
 from django.utils.timesince import timesince
+from procrastinate.contrib.django.models import ProcrastinateJob
 
-from accounts.models import PatreonMembership, User, WebhookDelivery
+from accounts.models import PatreonMembership, SyncRun, User, WebhookDelivery
 from accounts.patreon import memberships
 from sessions.admin import (
     SessionInline,
@@ -327,8 +328,24 @@ class PatreonMembershipAdmin(admin.ModelAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
 
+class RecordAdmin(admin.ModelAdmin):
+    """A record of what happened: read-only for everyone, superusers too."""
+
+    show_full_result_count = False
+    actions = None
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(RecordAdmin):
     """
     Patreon's recent webhook deliveries, as recorded (never the body): what
     came, when, for whom, and what we did with it. Read-only for everyone:
@@ -346,16 +363,31 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     list_filter = ["event", "outcome"]
     search_fields = ["=patreon_id", "=member_id"]
     ordering = ["-received_at"]
-    show_full_result_count = False
-    actions = None
     fields = list_display
     readonly_fields = list_display
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+@admin.register(SyncRun)
+class SyncRunAdmin(RecordAdmin):
+    """The full syncs of the campaign's members: when, how far, what changed."""
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    list_display = [
+        "started_at",
+        "outcome",
+        "pages",
+        "members_seen",
+        "updated",
+        "marked_gone",
+        "finished_at",
+        "detail",
+    ]
+    list_filter = ["outcome"]
+    ordering = ["-started_at"]
+    fields = [*list_display, "heartbeat_at"]
+    readonly_fields = fields
+
+
+# procrastinate's job list is a worker's inside: failed re-reads show in the
+# log (patreon_member_refreshed), syncs above, and the queue in
+# `manage.py procrastinate`.
+admin.site.unregister(ProcrastinateJob)

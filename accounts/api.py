@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views import View
 
+from accounts import entitlements
 from accounts.patreon import memberships
 from sessions.models import PUBLIC_ID_LENGTH
 from ventures import errors
@@ -45,6 +46,8 @@ def isoformat(moment):
 def user_payload(user, session):
     """The /api/auth/me body for a logged-in user."""
     membership = getattr(user, "patreon", None)
+    now = timezone.now()
+    decided = entitlements.decisions(user, now)
     return {
         "authenticated": True,
         "user": {
@@ -70,8 +73,11 @@ def user_payload(user, session):
             "synced_at": membership.synced_at.isoformat(),
             "source": membership.source,
             # From the joined row alone: no Patreon call, no query.
-            "stale": memberships.is_stale(membership, timezone.now()),
+            "stale": memberships.is_stale(membership, now),
         },
+        # Decided from the joined row alone too (accounts.entitlements).
+        "entitlements": [name for name, d in decided.items() if d.allowed],
+        "entitlement_reasons": {name: d.reason for name, d in decided.items()},
         "session": {
             "created_at": session.created_at.isoformat(),
             "expires_at": session.get_expiry_date().isoformat(),

@@ -83,3 +83,73 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"{self.event} at {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class CreatorCredential(models.Model):
+    """
+    The campaign creator's OAuth token pair, the one Patreon token we keep:
+    it reads members for the webhook re-reads and the full sync
+    (accounts.patreon.creator). One row; the tokens sealed with
+    PATREON_TOKEN_KEYS, never shown.
+    """
+
+    class State(models.TextChoices):
+        VALID = "valid", "valid"
+        # Patreon refused the refresh token (invalid_grant): an operator must
+        # store a new one (manage.py patreon creator-token set).
+        NEEDS_REAUTH = "needs_reauth", "needs re-authorisation"
+
+    access_token = models.TextField()  # sealed
+    refresh_token = models.TextField()  # sealed
+    expires_at = models.DateTimeField()
+    # How long the last token Patreon issued lived: refreshed at half of it.
+    lifetime_seconds = models.PositiveIntegerField()
+    refreshed_at = models.DateTimeField()
+    # When we last called the token endpoint, whatever it answered: at most
+    # once per creator.REFRESH_AT_MOST_EVERY.
+    token_call_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=State, default=State.VALID)
+    # The last refusal's reason, e.g. "invalid_grant" (never a token).
+    error = models.CharField(max_length=200, blank=True)
+    # Patreon said 429: no call until then, by any worker.
+    throttled_until = models.DateTimeField(null=True, blank=True)
+    # The creator's Patreon user id: their own login through our client
+    # makes Patreon issue a new pair and drop this one.
+    patreon_id = models.CharField("Patreon id", max_length=64, blank=True)
+
+    def __str__(self):
+        return f"creator credential ({self.state})"
+
+
+class SyncRun(models.Model):
+    """One full sync of the campaign's members (accounts.patreon.sync)."""
+
+    class Outcome(models.TextChoices):
+        RUNNING = "running", "running"
+        COMPLETE = "complete", "complete"
+        ABORTED = "aborted", "aborted"
+
+    started_at = models.DateTimeField(db_index=True)
+    # Written after every page: a running sync silent for long has died.
+    heartbeat_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=16, choices=Outcome, default=Outcome.RUNNING)
+    # Why it aborted, or why nobody was marked gone (never a token).
+    detail = models.CharField(max_length=300, blank=True)
+    pages = models.PositiveIntegerField(default=0)
+    members_seen = models.PositiveIntegerField(default=0)
+    updated = models.PositiveIntegerField(default=0)
+    marked_gone = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # One full sync at a time, across every instance.
+            models.UniqueConstraint(
+                fields=["outcome"],
+                condition=models.Q(outcome="running"),
+                name="one_running_sync",
+            )
+        ]
+
+    def __str__(self):
+        return f"sync at {self.started_at:%Y-%m-%d %H:%M:%S} ({self.outcome})"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from accounts import api, views
+from accounts import api, forward_auth, views
 from accounts.patreon.views import oauth2_callback, webhook
 
 urlpatterns = [
@@ -8,6 +8,7 @@ urlpatterns = [
     path("login", views.login_page, name="login"),
     path("api/openapi.json", api.OpenApiView.as_view(), name="api-openapi"),
     path("api/auth/me", api.MeView.as_view(), name="api-me"),
+    path("api/auth/check", forward_auth.check, name="api-auth-check"),
     path("api/auth/csrf", api.CsrfView.as_view(), name="api-csrf"),
     path("api/auth/logout", api.LogoutView.as_view(), name="api-logout"),
     path("api/auth/sessions", api.SessionsView.as_view(), name="api-sessions"),

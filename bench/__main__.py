@@ -12,10 +12,11 @@ same worker settings for all), a throwaway PostgreSQL database, a throwaway
 Redis and the fake Patreon behind TLS (bench.harness); logs patrons in
 through the fake (bench.logins); loads authenticated /api/auth/me and the
 reference views with wrk, interleaved, several runs (bench.load); counts
-SQL per request in-process and in PostgreSQL (bench.inprocess); profiles a
-worker with py-spy (bench.profile); times session administration at 10k,
-100k and 1M rows (bench.session_rows); and writes docs/performance.md, its
-plots and bench/results.json (bench.report).
+SQL per request in-process and in PostgreSQL (bench.inprocess); times the
+session lookup alone in-process, before, ORM and now (bench.lookups);
+profiles a worker with py-spy (bench.profile); times session administration
+at 10k, 100k and 1M rows (bench.session_rows); and writes
+docs/performance.md, its plots and bench/results.json (bench.report).
 
 ``--render bench/results.json`` rewrites the report from saved results.
 """
@@ -34,7 +35,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import inprocess, load, logins, profile, report, session_rows
+from bench import inprocess, load, logins, lookups, profile, report, session_rows
 from bench.harness import Bench, Config
 from devstack.processes import ROOT, program
 
@@ -43,9 +44,13 @@ RESULTS = ROOT / "bench" / "results.json"
 ENDPOINTS = {
     "bare": "/api/bench/bare",
     "me": "/api/auth/me",
+    # Forward auth, as nginx's auth_request asks it (every bench patron has a tier).
+    "check": "/api/auth/check?entitlement=supporter",
     "select1": "/api/bench/select1",
     "cache-get": "/api/bench/cache-get",
 }
+# Asked with a logged-in patron's session cookie.
+SESSION_ENDPOINTS = ("me", "check")
 
 # gunicorn recycles each worker after max_requests (20,000 + up to 2,000 by
 # default, in gunicorn.conf.py). A worker boots in about 1.5 CPU-seconds
@@ -256,7 +261,7 @@ class Runner:
             connections=connections,
             seconds=seconds or self.args.seconds,
             run=run,
-            cookies_file=self.cookies_file if endpoint == "me" else None,
+            cookies_file=self.cookies_file if endpoint in SESSION_ENDPOINTS else None,
             postgres=self.postgres,
             pooler=self.bench.pgbouncer if config.pooled else None,
         )
@@ -313,7 +318,7 @@ class Runner:
                         self.wrk.append(
                             self.wrk_run(key, endpoint, connections, run).as_dict()
                         )
-                refs = ["select1"] + (["cache-get"] if key == "redis" else [])
+                refs = ["check", "select1"] + (["cache-get"] if key == "redis" else [])
                 for endpoint in refs:
                     self.wrk.append(self.wrk_run(key, endpoint, middle, run).as_dict())
             for key in VARIANTS:
@@ -461,12 +466,18 @@ def main(argv=None):
                 "me (unknown cookie)": inprocess.count_queries(
                     "/api/auth/me", "x" * 32
                 ),
+                "check (logged in)": inprocess.count_queries(
+                    ENDPOINTS["check"], cookies[0]
+                ),
                 "sessions (logged in)": inprocess.count_queries(
                     "/api/auth/sessions", cookies[0]
                 ),
                 "bare": inprocess.count_queries("/api/bench/bare"),
                 "select1": inprocess.count_queries("/api/bench/select1"),
             }
+            log("timing the session lookups in-process")
+            results["lookups"] = lookups.measure(repeats=3 if args.quick else 5)
+            log(f"  ms per lookup: {results['lookups']['ms']}")
             middle = runner.load_phase()
             results["middle"] = middle
             results["wrk"] = runner.wrk

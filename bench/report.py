@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
+from bench import memberships
 from bench.figures import (
     index,
 )
@@ -14,6 +15,7 @@ from bench.notes import notes
 from bench.plots import plot_rows, plot_throughput
 from bench.tables import (
     login_table,
+    lookup_table,
     memory_table,
     profile_table,
     query_table,
@@ -69,6 +71,96 @@ thread with a new database connection, which costs PostgreSQL more to open \
 than SQLite, so the two come out even here; production serves PostgreSQL from \
 gunicorn with persistent connections (above).
 """
+
+
+# Why and how the app's lookup skips the ORM's compiler: true of the code as
+# long as sessions/lookup.py is written this way. The profile's shares were
+# measured once (2026-12-01), not by make bench.
+LOOKUP_WHY = """\
+Where the ORM lookup's CPU goes (cProfile of 3,000 lookups on SQLite, \
+2026-12-01, not re-measured by `make bench`): compiling the SQL 49% (the \
+three-table SELECT of every column of the three models; `get_select` with the \
+related selections alone is a third), building the filter 17% (clone, `Q` \
+resolution), rows to three instances with the converters 13%, executing 6%; \
+PostgreSQL's compiler costs more (quoting, join clauses). Variants of the ORM \
+lookup tried then (the queryset built per request or once, `session_key__in` \
+or `pk__in`, `defer()` of the columns /me never reads, `.iterator()`, \
+`order_by("pk")[:1]` or `.first()` instead of `min()`) all cost about twice the \
+app's lookup or more. Django has no public API to keep a compiled query, so \
+the app skips the compiler instead.
+"""
+
+LOOKUP_HOW = """\
+How, through public API only (`sessions/lookup.py`, `sessions/models.py`): \
+`raw()` converts the columns of its own model only, so `SessionRow` is an \
+unmanaged model (no table) whose fields are copies of Session's, User's and \
+PatreonMembership's concrete fields, taken from `_meta` when the models load \
+(`deconstruct()`, without keys, indexes, defaults and relations; a foreign key \
+becomes a column of its target's type), named `session_…`, `user_…`, \
+`membership_…`. The SELECT (session LEFT JOIN user LEFT JOIN membership, each \
+column aliased to its copy's name, the live rule of `live_sql()` and \
+`session_key IN (…)`) is written once per database and number of hashes from \
+the models' `db_table` and columns, quoted by the connection. Per request \
+`SessionRow.objects.raw(sql, params)` runs it and Django converts every column \
+(JSON `tiers`, SQLite's naive datetimes and integer booleans) as the ORM \
+would; the lowest hash is picked with `min()` (at most one row per hash), the \
+three instances are built from the converted values with `Model.from_db`, and \
+linked by assignment (`session.user = …`, `user.patreon = …`; an owner without \
+membership has "none" cached, as `select_related` does). Still one statement, \
+the same text every request, so psycopg still prepares it. What remains per \
+request is Django's: `RawQuerySet` resolving the row's{columns} columns and \
+their converters, and four `Model.__init__` (the row and three instances). \
+Costs of the design: a migration records `SessionRow` once (`CreateModel`, \
+`managed=False`: no table; Django never compares an unmanaged model's fields \
+again, so later changes to the three models need no migration), and its \
+manager's querysets are empty, because `dumpdata` and the like read every \
+registered model, unmanaged ones too.
+"""
+
+
+def lookup_section(results):
+    """The session lookups timed in-process (bench.lookups): table and prose."""
+    timed = results.get("lookups")
+    parts = ["### The session lookup alone, in-process\n"]
+    if not timed:
+        parts.append("(not measured in this run)\n")
+        columns = ""
+    else:
+        vendor = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}.get(
+            timed["vendor"], timed["vendor"]
+        )
+        best = timed["ms"]
+        parts.append(
+            "The three lookups without HTTP or load (bench/lookups.py): in the"
+            " bench's own process, with the bench settings and the bench's"
+            f" {vendor} database (100,000 background session rows), one session"
+            " row with its owner and membership, two key hashes per lookup (the"
+            " cookie key's under SECRET_KEY, the row's, and under one fallback"
+            " secret, which matches no row), each variant first checked to find"
+            " that row, its owner and membership."
+            " CPU time of this process (`time.process_time()`: Django and"
+            " psycopg, not PostgreSQL's backend), best of"
+            f" {timed['repeats']} x {timed['count']:,} lookups per variant,"
+            " the runs interleaved and their order rotating, at load average"
+            f" {' '.join(map(str, timed['loadavg']))}. {vendor} only: the bench"
+            " has no SQLite configuration (tests/bench/test_lookups.py runs the"
+            " same code on the tests' database, SQLite by default).\n"
+        )
+        parts.append(lookup_table(results) + "\n")
+        parts.append(
+            f"The ORM lookup costs {best['orm'] / best['now']:.1f}x the app's"
+            f" lookup in this process's CPU; the app's costs"
+            f" {best['now'] / best['before']:.1f}x the hand-compiled baseline,"
+            " which compiled the query once per thread through ORM internals"
+            " and only executed it per request. The database's side is one"
+            " three-table SELECT for all three, prepared on PostgreSQL (the"
+            " variants table above has PostgreSQL's CPU per /me request under"
+            " load, before and now).\n"
+        )
+        columns = f" {timed['columns']}"
+    parts.append(LOOKUP_WHY)
+    parts.append(LOOKUP_HOW.format(columns=columns))
+    return "\n".join(parts)
 
 
 def write(results, out):
@@ -252,6 +344,7 @@ def render(results, points, plots):
         " ms/req is the share times the measured gunicorn CPU per request.\n"
     )
     add(profile_table(results) + "\n")
+    add(lookup_section(results))
 
     add("## SQL per request\n")
     add(
@@ -309,5 +402,6 @@ def render(results, points, plots):
     for name, value in PROTOTYPE:
         add(f"| {name} | {value} |")
     add("")
+    add(memberships.section())
     add(notes(results, points))
     return "\n".join(parts).rstrip() + "\n"

@@ -22,6 +22,7 @@ from bench.figures import (
     summary,
     variant_configs,
 )
+from bench.lookups import LOOKUPS
 
 
 def targets(results, points):
@@ -237,6 +238,7 @@ def reference_table(results, points):
     names = {
         "bare": "bare JSON view (ceiling)",
         "me": "authenticated /api/auth/me",
+        "check": "forward auth /api/auth/check (204)",
         "select1": "one raw `SELECT 1`",
         "cache-get": "one `cache.get` (Redis)",
     }
@@ -352,3 +354,21 @@ def rows_table(results):
     if not rows:
         return "(not measured)"
     return sr.markdown({int(k): v for k, v in rows.items()})
+
+
+def lookup_table(results):
+    """The session lookups timed in-process (bench.lookups), in ms per lookup."""
+    timed = results["lookups"]
+    best, samples = timed["ms"], timed["samples"]
+    before, orm = best["before"], best["orm"]
+    lines = [
+        "| lookup (two key hashes: SECRET_KEY and one fallback) | ms, best |"
+        " ms, median of runs | ÷ before | ÷ ORM |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for name, label in LOOKUPS:
+        lines.append(
+            f"| {label} | {best[name]:.3f} | {med(samples[name]):.3f} |"
+            f" {best[name] / before:.2f}x | {best[name] / orm:.2f}x |"
+        )
+    return "\n".join(lines)

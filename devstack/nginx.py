@@ -88,6 +88,8 @@ class Nginx(NginxProcess):
     ``location /``, ``http_conf`` at the http level: only the negative
     control of the isolation test uses them. With ``fake_port``, a second
     server block on a port of its own puts TLS in front of the fake Patreon.
+    ``members_upstream`` keeps the template's forward-auth example:
+    /members/ goes to that address for people with ``members_entitlement``.
     """
 
     def __init__(
@@ -99,6 +101,8 @@ class Nginx(NginxProcess):
         location_conf="",
         http_conf="",
         fake_port=None,
+        members_upstream=None,
+        members_entitlement=None,
     ):
         self.directory = directory
         self.https_port = free_port()
@@ -126,6 +130,8 @@ class Nginx(NginxProcess):
             "VENTURES_UPSTREAMS": " ".join(upstreams),
             "VENTURES_ACCESS_LOG": str(self.access_log_path),
             "VENTURES_LOCATION_INCLUDES": str(directory / "location.d" / "*.conf"),
+            "VENTURES_MEMBERS_UPSTREAM": members_upstream or "",
+            "VENTURES_MEMBERS_ENTITLEMENT": members_entitlement or "",
         }
         rendered = run([ROOT / "deploy" / "nginx" / "render"], env=render_env).stdout
         (directory / "ventures.conf").write_text(rendered)

@@ -21,6 +21,7 @@ happens.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import secrets
@@ -46,6 +47,7 @@ from devstack.processes import (
     run,
 )
 from devstack.redis import Redis
+from devstack.worker import Worker
 
 
 class Stack:
@@ -66,6 +68,7 @@ class Stack:
         self.extra_env = env
         self.secret_key = secrets.token_urlsafe(64)
         self.webhook_secret = secrets.token_urlsafe(32)
+        self.token_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
         self.processes = []
         self.instances = []
         self.directory = None
@@ -94,7 +97,9 @@ class Stack:
         self.certificates = make_certificates(self.directory / "tls")
         self.db = self._exit.enter_context(self.database)
         self.redis = self.started(Redis(self.directory / "redis"))
-        self.fake = self.started(FakePatreonProcess(self.directory))
+        self.fake = self.started(
+            FakePatreonProcess(self.directory, ca=self.certificates.ca)
+        )
         ports = [free_port() for _ in range(self.instance_count)]
         # With no instances (the benchmark starts its own and asks them
         # directly), the template still needs an upstream: a port nobody serves.
@@ -138,6 +143,9 @@ class Stack:
             "PATREON_CLIENT_SECRET": "fake-client-secret",
             "PATREON_CAMPAIGN_ID": "9000001",
             "PATREON_WEBHOOK_SECRETS": self.webhook_secret,
+            "PATREON_TOKEN_KEYS": self.token_key,
+            # The fake's tiers: Supporter, Patron, Benefactor.
+            "PATREON_ENTITLEMENTS": "supporter:7001|7002|7003,early-access:7002|7003",
             "REQUESTS_CA_BUNDLE": str(self.certificates.ca),
             "DATABASE_URL": self.db.url,
             "REDIS_URL": self.redis.url,
@@ -163,6 +171,10 @@ class Stack:
             self.app_env(**env),
             self.directory / f"gunicorn-{name}.log",
         )
+
+    def worker(self, name="worker", concurrency=1):
+        """The background worker of this stack (not started)."""
+        return Worker(name, self.app_env(), self.directory / f"{name}.log", concurrency)
 
     def restart(self, instance):
         """Start a stopped instance again, as systemd would: same port, same env."""

@@ -20,6 +20,12 @@ def main(argv=None):
     parser.add_argument("--client-id", default="fake-client-id")
     parser.add_argument("--client-secret", default="fake-client-secret")
     parser.add_argument("--campaign-id", default="9000001")
+    parser.add_argument(
+        "--campaign-size",
+        type=int,
+        default=0,
+        help="how many dynamic members the campaign holds, ids from 2000000",
+    )
     args = parser.parse_args(argv)
 
     # Block the stop signals in every thread, the server's included, and
@@ -29,7 +35,12 @@ def main(argv=None):
     signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     try:
         fake = FakePatreon(
-            args.host, args.port, args.client_id, args.client_secret, args.campaign_id
+            args.host,
+            args.port,
+            args.client_id,
+            args.client_secret,
+            args.campaign_id,
+            args.campaign_size,
         )
     except (ValueError, OSError) as error:
         parser.error(str(error))

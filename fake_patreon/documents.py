@@ -1,7 +1,8 @@
 """
 The JSON:API documents of Patreon's API v2, as the identity endpoint answers
 them: sparse fieldsets (``fields[type]``), ``include`` paths, and errors
-worded as Patreon words them.
+worded as Patreon words them. The creator's endpoints build on them
+(``fake_patreon.api``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ FIELDS = {
         "vanity",
     },
     "member": {
+        "campaign_lifetime_support_cents",
         "currently_entitled_amount_cents",
         "email",
         "full_name",
@@ -36,14 +38,25 @@ FIELDS = {
         "is_gifted",
         "last_charge_date",
         "last_charge_status",
+        "lifetime_support_cents",
         "next_charge_date",
+        "note",
         "patron_status",
         "pledge_cadence",
         "pledge_relationship_start",
         "will_pay_amount_cents",
     },
     "tier": {"amount_cents", "description", "title", "url"},
-    "campaign": {"creation_name", "summary", "url", "vanity"},
+    "campaign": {
+        "created_at",
+        "creation_name",
+        "is_monthly",
+        "patron_count",
+        "published_at",
+        "summary",
+        "url",
+        "vanity",
+    },
 }
 FIELDS_PARAMETER = re.compile(r"fields\[(.*)\]")
 INCLUDES = {
@@ -113,14 +126,58 @@ def requested_fields(query):
     return fields
 
 
-def requested_includes(query):
+def requested_includes(query, offered=INCLUDES):
+    """The include paths ``query`` asks for, among those ``offered``."""
     include = set(filter(None, query.get("include", "").split(",")))
-    if unknown := include - INCLUDES:
+    if unknown := include - offered:
         raise InvalidParameter(
             "include", f"Cannot include {', '.join(sorted(unknown))}."
         )
     # JSON:API: including a path includes every resource along it.
     return include | {path.partition(".")[0] for path in include}
+
+
+def user_attributes(patron, email):
+    """Every attribute of ``patron``'s user resource; ``email`` if granted."""
+    first_name, _, last_name = patron.full_name.partition(" ")
+    return {
+        "about": None,
+        "created": patron.created,
+        "first_name": first_name,
+        "full_name": patron.full_name,
+        "image_url": f"https://c8.patreon.com/3/200/{patron.id}",
+        "is_email_verified": patron.is_email_verified,
+        "last_name": last_name,
+        "social_connections": dict.fromkeys(SOCIAL_NETWORKS),
+        "thumb_url": f"https://c8.patreon.com/3/100/{patron.id}",
+        "url": f"https://www.patreon.com/user?u={patron.id}",
+        "vanity": patron.vanity,
+        **({"email": patron.email} if email else {}),
+    }
+
+
+def member_attributes(patron, membership, email):
+    """Every attribute of ``patron``'s member resource; ``email`` if granted."""
+    return {
+        **vars(membership),
+        "campaign_lifetime_support_cents": membership.lifetime_support_cents,
+        "full_name": patron.full_name,
+        "note": "",
+        **({"email": patron.email} if email else {}),
+    }
+
+
+def tier_resource(tier, fields):
+    return resource("tier", tier.id, {**vars(tier), "url": tier.url}, fields)
+
+
+def campaign_resource(campaign, fields, **attributes):
+    return resource(
+        "campaign",
+        campaign.id,
+        {**vars(campaign), "url": campaign.url, **attributes},
+        fields,
+    )
 
 
 def resource(resource_type, resource_id, attributes, fields):
@@ -146,24 +203,9 @@ def identity_document(server, patron, scopes, query, odd_attributes=None):
     include = requested_includes(query)
     api_url = f"{server.base_url}/api/oauth2/v2"
     # Without identity[email], Patreon leaves the email out, silently.
-    email = {"email": patron.email} if "identity[email]" in scopes else {}
-    first_name, _, last_name = patron.full_name.partition(" ")
-    user_attributes = {
-        "about": None,
-        "created": patron.created,
-        "first_name": first_name,
-        "full_name": patron.full_name,
-        "image_url": f"https://c8.patreon.com/3/200/{patron.id}",
-        "is_email_verified": patron.is_email_verified,
-        "last_name": last_name,
-        "social_connections": dict.fromkeys(SOCIAL_NETWORKS),
-        "thumb_url": f"https://c8.patreon.com/3/100/{patron.id}",
-        "url": f"https://www.patreon.com/user?u={patron.id}",
-        "vanity": patron.vanity,
-        **email,
-        **(odd_attributes or {}),
-    }
-    user = resource("user", patron.id, user_attributes, fields)
+    email = "identity[email]" in scopes
+    attributes = {**user_attributes(patron, email), **(odd_attributes or {})}
+    user = resource("user", patron.id, attributes, fields)
     document = {"data": user, "links": {"self": f"{api_url}/user/{patron.id}"}}
     if not include:
         return document
@@ -180,7 +222,7 @@ def identity_document(server, patron, scopes, query, odd_attributes=None):
         resource(
             "member",
             patron.member_id(membership),
-            {**vars(membership), "full_name": patron.full_name, **email},
+            member_attributes(patron, membership, email),
             fields,
         )
         for membership in memberships
@@ -192,17 +234,14 @@ def identity_document(server, patron, scopes, query, odd_attributes=None):
         included["member", member["id"]] = member
         relationships = {}
         if "memberships.currently_entitled_tiers" in include:
-            tiers = [
-                resource("tier", tier.id, {**vars(tier), "url": tier.url}, fields)
-                for tier in membership.tiers
-            ]
+            tiers = [tier_resource(tier, fields) for tier in membership.tiers]
             relationships["currently_entitled_tiers"] = {
                 "data": [identifier(tier) for tier in tiers]
             }
             included |= {("tier", tier["id"]): tier for tier in tiers}
         if "memberships.campaign" in include:
             c = membership.campaign
-            campaign = resource("campaign", c.id, {**vars(c), "url": c.url}, fields)
+            campaign = campaign_resource(c, fields)
             relationships["campaign"] = {
                 "data": identifier(campaign),
                 "links": {"related": f"{api_url}/campaigns/{c.id}"},

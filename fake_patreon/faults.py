@@ -17,7 +17,7 @@ FAULT_MODES = {
     # types and huge strings included: what a broken or hostile answer holds.
     "attributes": {"attributes": {}},
 }
-FAULT_ENDPOINTS = ("token", "identity")
+FAULT_ENDPOINTS = ("token", "identity", "campaigns", "members", "member")
 
 
 def checked_fault(endpoint, mode, options):

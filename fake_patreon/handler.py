@@ -1,14 +1,20 @@
-"""The fake's HTTP routes: Patreon's OAuth2 and identity endpoints, and ``/__fake/``."""
+"""
+The fake's HTTP routes: Patreon's OAuth2 endpoints, API v2's identity and
+creator endpoints, and (from ``fake_patreon.control``) ``/__fake/``.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from functools import cached_property
 from http.server import BaseHTTPRequestHandler
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
+from fake_patreon.api import campaigns_document, member_document, members_document
+from fake_patreon.control import Controls
 from fake_patreon.documents import (
     JSON,
     InvalidParameter,
@@ -16,8 +22,9 @@ from fake_patreon.documents import (
     identity_document,
     unauthorized,
 )
-from fake_patreon.oauth import add_query, authorization_problem, scopes
+from fake_patreon.oauth import SCOPES, add_query, authorization_problem, scopes
 from fake_patreon.pages import consent_page, error_page
+from fake_patreon.patrons import CREATOR_ID
 
 logger = logging.getLogger("fake_patreon")
 
@@ -25,8 +32,11 @@ logger = logging.getLogger("fake_patreon")
 REDACTED_FIELDS = {"client_secret", "code", "refresh_token"}
 
 
-class Handler(BaseHTTPRequestHandler):
-    """One request to the fake; ``routes`` maps (method, path) to its answer."""
+class Handler(Controls, BaseHTTPRequestHandler):
+    """
+    One request to the fake; ``routes`` maps (method, path) to its answer,
+    ``path_routes`` (method, pattern) to the answer given the path's parts.
+    """
 
     def do_GET(self):
         self._dispatch()
@@ -59,12 +69,14 @@ class Handler(BaseHTTPRequestHandler):
                 }
             self.server.record(request)
         route = self.routes.get((self.command, url.path))
-        if route is None:
-            self._send_json(
-                404, error_document(404, None, "ResourceMissing", "Resource Missing")
-            )
-        else:
+        if route is not None:
             route(self)
+            return
+        for (method, pattern), route in self.path_routes.items():
+            if method == self.command and (match := pattern.fullmatch(url.path)):
+                route(self, *map(unquote, match.groups()))
+                return
+        self._send_not_found()
 
     @cached_property
     def form(self):
@@ -100,9 +112,12 @@ class Handler(BaseHTTPRequestHandler):
             self._send_html(400, error_page(f"No patron with id {patron_id!r}."))
             return
         if decision == "allow":
+            # The client's own account gets every scope, whatever it asks for.
+            granted = tuple(SCOPES) if patron.id == CREATOR_ID else scopes(params)
+            self.server.directory.logged_in(patron.id)
             answer = {
                 "code": self.server.grants.issue_code(
-                    patron.id, scopes(params), params["redirect_uri"]
+                    patron.id, granted, params["redirect_uri"]
                 )
             }
         elif decision == "deny":
@@ -132,25 +147,27 @@ class Handler(BaseHTTPRequestHandler):
             tokens = server.grants.exchange_code(
                 form.get("code"), form.get("redirect_uri")
             )
+            # A bad code is a 400, as OAuth2 says...
+            refused = 400
         elif grant_type == "refresh_token":
             tokens = server.grants.refresh(form.get("refresh_token"))
+            # ...but Patreon refuses a used or revoked refresh token with a 401.
+            refused = 401
         else:
             self._send_json(400, {"error": "unsupported_grant_type"})
             return
         if tokens is None:
-            self._send_json(400, {"error": "invalid_grant"})
+            self._send_json(refused, {"error": "invalid_grant"})
         else:
             self._send_json(200, tokens)
 
     # API v2.
 
     def identity(self):
-        if self._faulted("identity"):
+        token = self._bearer_token()
+        if self._faulted("identity", token):
             return
-        scheme, _, token = self.headers.get("Authorization", "").partition(" ")
-        grant = (
-            self.server.grants.grant_for(token) if scheme.lower() == "bearer" else None
-        )
+        grant = self.server.grants.grant_for(token)
         # Patreon refuses a token without the identity scope as if it were
         # unknown, whatever else it may grant.
         if grant is None or "identity" not in grant.scopes:
@@ -169,13 +186,91 @@ class Handler(BaseHTTPRequestHandler):
         else:
             self._send_json(200, document)
 
+    def campaigns(self):
+        if self._creator_grant("campaigns", "campaigns") is not None:
+            self._send_document(campaigns_document, self.server.directory, self.query)
+
+    def members(self, campaign_id):
+        if (grant := self._creator_grant("members", "campaigns.members")) is None:
+            return
+        world = self.server.directory
+        if campaign_id != world.campaign.id:
+            self._send_not_found()
+        else:
+            self._send_document(
+                members_document, world, self.query, grant.scopes, self.server.bugs
+            )
+
+    def member(self, member_id):
+        if (grant := self._creator_grant("member", "campaigns.members")) is None:
+            return
+        world = self.server.directory
+        if (patron := world.member(member_id)) is None:
+            self._send_not_found()
+        else:
+            self._send_document(
+                member_document, world, patron, self.query, grant.scopes
+            )
+
+    def _creator_grant(self, endpoint, scope):
+        """
+        The grant of the creator's token that calls ``endpoint``, or None
+        once answered: 401 without a valid token, 403 without the scope or
+        for a patron's token, a fault or a 429 if one is set.
+        """
+        token = self._bearer_token()
+        if self._faulted(endpoint, token):
+            return None
+        grant = self.server.grants.grant_for(token)
+        if grant is None:
+            self._send_json(401, unauthorized())
+        elif grant.patron_id != CREATOR_ID or scope not in grant.scopes:
+            self._send_json(
+                403,
+                error_document(
+                    403,
+                    1,
+                    "Forbidden",
+                    "Forbidden",
+                    f"Only the campaign's creator may, with the {scope} scope.",
+                ),
+            )
+        else:
+            return grant
+        return None
+
+    def _bearer_token(self):
+        scheme, _, token = self.headers.get("Authorization", "").partition(" ")
+        return token if scheme.lower() == "bearer" else None
+
+    def _send_document(self, build, *args):
+        """Answer 200 with ``build(*args, api_url)``, or 400 for a bad parameter."""
+        try:
+            document = build(*args, f"{self.server.base_url}/api/oauth2/v2")
+        except InvalidParameter as invalid:
+            self._send_json(400, invalid.document)
+        else:
+            self._send_json(200, document)
+
+    def _send_not_found(self):
+        self._send_json(
+            404, error_document(404, None, "ResourceMissing", "Resource Missing")
+        )
+
     def _odd_attributes(self):
         """The attributes an "attributes" fault replaces, or none."""
         fault = self.server.fault("identity")
         return fault[1]["attributes"] if fault and fault[0] == "attributes" else {}
 
-    def _faulted(self, endpoint):
-        """Answer as the fault set on ``endpoint`` says; True if answered."""
+    def _faulted(self, endpoint, token=None):
+        """
+        Answer a 429 if the throttle says so, or as the fault set on
+        ``endpoint`` says; True if answered.
+        """
+        if refusal := self.server.throttle.check(endpoint, token):
+            body = json.dumps(refusal.body).encode() if refusal.body else b""
+            self._send(429, body, JSON, refusal.headers)
+            return True
         fault = self.server.fault(endpoint)
         if fault is None:
             return False
@@ -206,37 +301,18 @@ class Handler(BaseHTTPRequestHandler):
             self._send_json(429, error, headers={"Retry-After": "30"})
         return True
 
-    # The fake's own controls.
-
-    def get_requests(self):
-        self._send_json(200, self.server.requests)
-
-    def delete_requests(self):
-        self.server.clear_requests()
-        self._send_no_content()
-
-    def post_faults(self):
-        try:
-            fault = json.loads(self.body)
-            self.server.set_fault(fault.pop("endpoint"), fault.pop("mode"), **fault)
-        except (ValueError, KeyError, TypeError, AttributeError) as problem:
-            self._send_json(400, {"error": str(problem)})
-        else:
-            self._send_no_content()
-
-    def delete_faults(self):
-        self.server.clear_faults()
-        self._send_no_content()
-
     routes = {
         ("GET", "/oauth2/authorize"): authorize,
         ("POST", "/oauth2/authorize"): consent,
         ("POST", "/api/oauth2/token"): token,
         ("GET", "/api/oauth2/v2/identity"): identity,
-        ("GET", "/__fake/requests"): get_requests,
-        ("DELETE", "/__fake/requests"): delete_requests,
-        ("POST", "/__fake/faults"): post_faults,
-        ("DELETE", "/__fake/faults"): delete_faults,
+        ("GET", "/api/oauth2/v2/campaigns"): campaigns,
+        **Controls.control_routes,
+    }
+    path_routes = {
+        ("GET", re.compile(r"/api/oauth2/v2/campaigns/([^/]+)/members")): members,
+        ("GET", re.compile(r"/api/oauth2/v2/members/([^/]+)")): member,
+        **Controls.control_path_routes,
     }
 
     def _send(self, status, body, content_type, headers=None):

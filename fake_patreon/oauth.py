@@ -2,6 +2,10 @@
 Patreon's OAuth2 side: the scopes a client may ask for, and the codes and
 tokens the fake hands out (codes used up on first try, refresh tokens
 rotated), kept in memory behind one lock.
+
+A patron in ``Grants.evicting`` (the creator, by default) holds one grant at
+a time: logging in again through the client revokes every earlier token, as
+Patreon once did to creators (discourse-patreon issue 9).
 """
 
 from __future__ import annotations
@@ -71,6 +75,9 @@ class Grants:
 
     def __init__(self):
         self._lock = threading.Lock()
+        # Patreon's expires_in, for tokens issued from now on.
+        self.lifetime = TOKEN_LIFETIME
+        self.evicting = set()
         self._codes = {}
         self._access_tokens = {}
         self._refresh_tokens = {}
@@ -101,6 +108,8 @@ class Grants:
             or grant.expires_at < time.time()
         ):
             return None
+        if grant.patron_id in self.evicting:
+            self.revoke(grant.patron_id)
         return self._issue_tokens(grant)
 
     def refresh(self, refresh_token):
@@ -113,19 +122,45 @@ class Grants:
             return None
         return self._issue_tokens(grant)
 
+    def issue(self, patron_id, scopes):
+        """A token endpoint's answer for ``patron_id`` with ``scopes``, no code."""
+        return self._issue_tokens(Grant(patron_id, scopes, 0))
+
+    def revoke(self, patron_id):
+        """Make every token of ``patron_id``, access and refresh, unknown."""
+        with self._lock:
+            self._access_tokens = {
+                token: grant
+                for token, grant in self._access_tokens.items()
+                if grant.patron_id != patron_id
+            }
+            self._refresh_tokens = {
+                token: (access, grant)
+                for token, (access, grant) in self._refresh_tokens.items()
+                if grant.patron_id != patron_id
+            }
+
+    def expire(self, patron_id):
+        """Expire every access token of ``patron_id``; its refresh tokens live on."""
+        with self._lock:
+            for token, grant in self._access_tokens.items():
+                if grant.patron_id == patron_id:
+                    self._access_tokens[token] = replace(grant, expires_at=0)
+
     def _issue_tokens(self, grant):
         access_token = secrets.token_urlsafe(32)
         refresh_token = secrets.token_urlsafe(32)
         with self._lock:
+            lifetime = self.lifetime
             self._access_tokens[access_token] = replace(
-                grant, expires_at=time.time() + TOKEN_LIFETIME
+                grant, expires_at=time.time() + lifetime
             )
             self._refresh_tokens[refresh_token] = (access_token, grant)
             self._issued += [access_token, refresh_token]
         return {
             "access_token": access_token,
             "refresh_token": refresh_token,
-            "expires_in": TOKEN_LIFETIME,
+            "expires_in": lifetime,
             "scope": " ".join(grant.scopes),
             "token_type": "Bearer",
             "version": "0.0.1",

@@ -1,19 +1,26 @@
 """
-The fake's world: two campaigns, their tiers, and the patrons who can log in.
+The fake's people: two campaigns, their tiers, and the patrons who can log in,
+as they start out (``fake_patreon.world`` changes them).
 
-Each seeded patron stands for one case the app must handle. Any id of six or
-more digits is a valid patron too, made up on demand, so that a test can log
-in hundreds of distinct people without a fixture for each.
+Each seeded patron stands for one case the app must handle; patron 1000 is
+our campaign's creator. Any id of six to fourteen digits is a valid patron
+too, made up on demand, so that a test can log in hundreds of distinct people
+without a fixture for each.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
 
-# Six digits or more, no leading zero: one spelling per dynamic patron.
-DYNAMIC_ID = re.compile(r"[1-9][0-9]{5,}")
+# Six to fourteen digits, no leading zero: one spelling per dynamic patron,
+# and few enough to fit in a member id (see Patron.member_id).
+DYNAMIC_ID = re.compile(r"[1-9][0-9]{5,13}")
+CREATOR_ID = "1000"
+# Hides the patron id in a member id from the eye, not from the fake.
+MEMBER_ID_MASK = 0x5EC2E7F00D15
 
 
 @dataclass(frozen=True)
@@ -34,6 +41,9 @@ class Campaign:
     creation_name: str
     vanity: str
     summary: str
+    created_at: str = "2019-03-01T12:00:00.000+00:00"
+    published_at: str = "2019-03-02T12:00:00.000+00:00"
+    is_monthly: bool = True
 
     @property
     def url(self):
@@ -58,6 +68,10 @@ class Membership:
     is_gifted: bool = False
     # Deprecated by Patreon: always false since free membership replaced it.
     is_follower: bool = False
+    lifetime_support_cents: int = 0
+    # The fake's own, never served: the tiers paid for, entitled again once
+    # a charge goes through after a decline or the cycle-start blip.
+    pledge: tuple[Tier, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -74,11 +88,31 @@ class Patron:
     created: str = "2016-04-01T09:30:00.000+00:00"
 
     def member_id(self, membership):
-        """The member resource's id: a UUID, as Patreon's, but stable."""
-        name = f"member/{self.id}/{membership.campaign.id}"
-        return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+        """The member resource's id: a UUID, as Patreon's, stable, and telling."""
+        return member_id(self.id, membership.campaign.id)
 
 
+def member_id(patron_id, campaign_id):
+    """
+    A random-looking UUID whose last 48 bits hold ``patron_id``: the fake
+    finds a member among a hundred thousand without an index.
+    """
+    digest = hashlib.sha256(f"member/{patron_id}/{campaign_id}".encode()).digest()
+    tail = (int(patron_id) ^ MEMBER_ID_MASK).to_bytes(6)
+    return str(uuid.UUID(bytes=digest[:10] + tail, version=4))
+
+
+def patron_id_of(member, campaign_id):
+    """The patron id in ``member``, a member id of ``campaign_id``, or None."""
+    try:
+        patron_id = str(int.from_bytes(uuid.UUID(member).bytes[10:]) ^ MEMBER_ID_MASK)
+    except ValueError:
+        return None
+    return patron_id if member_id(patron_id, campaign_id) == member else None
+
+
+# Every campaign has a Free tier, which cannot be disabled.
+FREE_TIER = Tier("7000", "Free", 0, "Follow along, for free.")
 OUR_TIERS = (
     Tier("7001", "Supporter", 300, "Our thanks, and the monthly letter."),
     Tier("7002", "Patron", 1000, "Early access to every venture."),
@@ -131,12 +165,21 @@ def _active(campaign, *tiers):
         next_charge_date="2024-06-01T08:00:00.000+00:00",
         pledge_relationship_start="2023-01-15T10:00:00.000+00:00",
         pledge_cadence=1,
+        lifetime_support_cents=17 * amount,
+        pledge=tiers,
     )
 
 
 def _seeded_patrons(ours):
     supporter, patron, benefactor = OUR_TIERS
     return (
+        Patron(
+            CREATOR_ID,
+            "Vera Ventures",
+            "vera@example.test",
+            "the campaign's creator: every scope",
+            vanity="ventures",
+        ),
         Patron(
             "1001",
             "Ada Lovelace",
@@ -182,6 +225,7 @@ def _seeded_patrons(ours):
                     # Patreon retries a declined charge.
                     next_charge_date="2024-05-08T08:00:00.000+00:00",
                     pledge_relationship_start="2023-09-01T10:00:00.000+00:00",
+                    pledge=(patron,),
                 ),
             ),
         ),
@@ -229,6 +273,7 @@ def _seeded_patrons(ours):
                     pledge_relationship_start="2024-05-10T08:00:00.000+00:00",
                     pledge_cadence=1,
                     is_free_trial=True,
+                    pledge=(patron,),
                 ),
             ),
         ),

@@ -16,10 +16,14 @@ import sys
 import threading
 from http.server import ThreadingHTTPServer
 
+from fake_patreon.api import Bugs
 from fake_patreon.faults import checked_fault
 from fake_patreon.handler import Handler
-from fake_patreon.oauth import Grants
-from fake_patreon.patrons import Directory
+from fake_patreon.oauth import SCOPES, TOKEN_LIFETIME, Grants
+from fake_patreon.patrons import CREATOR_ID
+from fake_patreon.throttle import Throttle
+from fake_patreon.webhooks import SIGNATURES, Outbox
+from fake_patreon.world import World
 
 logger = logging.getLogger("fake_patreon")
 
@@ -43,6 +47,7 @@ class FakePatreon(ThreadingHTTPServer):
         client_id="fake-client-id",
         client_secret="fake-client-secret",  # noqa: S107 (a fake's fake secret)
         campaign_id="9000001",
+        campaign_size=0,
     ):
         try:
             is_loopback = ipaddress.ip_address(host).is_loopback
@@ -57,8 +62,13 @@ class FakePatreon(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         self.client_id = client_id
         self.client_secret = client_secret
-        self.directory = Directory(campaign_id)
+        # The world, under the name the static directory had: the patrons.
+        self.directory = World(campaign_id, campaign_size)
         self.grants = Grants()
+        self.grants.evicting = {CREATOR_ID}
+        self.throttle = Throttle()
+        self.bugs = Bugs()
+        self.outbox = Outbox()
         self._lock = threading.Lock()
         self._faults = {}
         self._requests = []
@@ -92,6 +102,7 @@ class FakePatreon(ThreadingHTTPServer):
             self.shutdown()
             self._thread.join()
             self._thread = None
+        self.outbox.close()
         self.server_close()
 
     def __enter__(self):
@@ -100,9 +111,69 @@ class FakePatreon(ThreadingHTTPServer):
     def __exit__(self, *exc_info):
         self.stop()
 
+    def reset(self):
+        """
+        Everything as started, but the tokens issued: the world, faults,
+        requests, throttle, bugs, webhook target, creator settings.
+        """
+        self.directory.reset()
+        self.clear_faults()
+        self.clear_requests()
+        self.throttle.reset()
+        self.bugs.reset()
+        self.outbox.clear()
+        self.grants.lifetime = TOKEN_LIFETIME
+        self.grants.evicting = {CREATOR_ID}
+
+    def act(self, patron_id, action, *, webhook=True, signature="right", **options):
+        """
+        Apply ``action`` to ``patron_id``'s membership of our campaign (see
+        ``fake_patreon.actions``); unless ``webhook`` is false, deliver its
+        event, its ``signature`` one of SIGNATURES. Return the world.Change.
+        """
+        if not isinstance(webhook, bool):
+            raise ValueError("webhook must be true or false.")
+        if signature not in SIGNATURES:
+            raise ValueError(f"signature must be one of {tuple(SIGNATURES)}.")
+        change = self.directory.act(patron_id, action, options)
+        if webhook:
+            self.outbox.push(change, signature)
+        return change
+
+    def creator_settings(self):
+        return {
+            "expires_in": self.grants.lifetime,
+            "relogin_evicts": CREATOR_ID in self.grants.evicting,
+        }
+
+    def set_creator(self, *, expires_in=None, relogin_evicts=None):
+        """Set the tokens' lifetime, and whether a creator's login evicts."""
+        if expires_in is not None:
+            if isinstance(expires_in, bool) or not isinstance(expires_in, int):
+                raise ValueError(f"expires_in must be an integer, not {expires_in!r}.")
+            if expires_in < 1:
+                raise ValueError("expires_in must be at least 1 second.")
+            self.grants.lifetime = expires_in
+        if relogin_evicts is not None:
+            if not isinstance(relogin_evicts, bool):
+                raise ValueError("relogin_evicts must be true or false.")
+            self.grants.evicting = {CREATOR_ID} if relogin_evicts else set()
+
+    def creator_token(self):
+        """A token endpoint's answer for the creator, with every scope."""
+        return self.grants.issue(CREATOR_ID, tuple(SCOPES))
+
+    def revoke_creator(self):
+        """Revoke every token of the creator."""
+        self.grants.revoke(CREATOR_ID)
+
+    def expire_creator(self):
+        """Expire the creator's access tokens (refreshing still works)."""
+        self.grants.expire(CREATOR_ID)
+
     def set_fault(self, endpoint, mode, **options):
         """
-        Make ``endpoint`` ("token" or "identity") misbehave until cleared.
+        Make ``endpoint`` (one of FAULT_ENDPOINTS) misbehave until cleared.
 
         ``mode`` is one of ``FAULT_MODES``; "slow" takes ``seconds``,
         "server_error" takes ``status`` (a 5xx code), and "attributes" (on

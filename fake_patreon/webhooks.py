@@ -11,6 +11,10 @@ and tiers in ``included``. Beside them the odd shapes a receiver must survive:
 the portal's "Send test" (``"id": null``), ``posts:publish``, API v1's
 ``pledges:create``; and the faults: wrong and uppercase signatures, tampered
 bodies, duplicates, deliveries held back and sent in another order.
+
+``Outbox`` is the sender inside the fake's process: once told where to post
+(``/__fake/webhooks``), it delivers the matching event after each change to
+the world, from a background thread, in order.
 """
 
 from __future__ import annotations
@@ -18,10 +22,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
+import queue
+import threading
 import time
 from dataclasses import dataclass, replace
 
 import requests
+
+logger = logging.getLogger("fake_patreon")
 
 EVENT_HEADER = "X-Patreon-Event"
 SIGNATURE_HEADER = "X-Patreon-Signature"
@@ -57,12 +66,18 @@ def member_payload(directory, patron_id, *, campaign=None, tiers=None, **attribu
     patron = directory.patron(patron_id)
     campaign = campaign or directory.campaign
     membership = next(m for m in patron.memberships if m.campaign == campaign)
+    return membership_payload(patron, membership, tiers=tiers, **attributes)
+
+
+def membership_payload(patron, membership, *, tiers=None, **attributes):
+    """The ``members:*`` body for ``patron``'s ``membership`` (see member_payload)."""
+    campaign = membership.campaign
     tiers = membership.tiers if tiers is None else tiers
     member_id = patron.member_id(membership)
     return {
         "data": {
             "attributes": {
-                "campaign_lifetime_support_cents": 2400,
+                "campaign_lifetime_support_cents": membership.lifetime_support_cents,
                 "currently_entitled_amount_cents": (
                     membership.currently_entitled_amount_cents
                 ),
@@ -71,11 +86,11 @@ def member_payload(directory, patron_id, *, campaign=None, tiers=None, **attribu
                 "is_follower": membership.is_follower,
                 "last_charge_date": membership.last_charge_date,
                 "last_charge_status": membership.last_charge_status,
-                "lifetime_support_cents": 2400,
-                "next_charge_date": "2024-06-01T00:00:00.000+00:00",
+                "lifetime_support_cents": membership.lifetime_support_cents,
+                "next_charge_date": membership.next_charge_date,
                 "note": "",
                 "patron_status": membership.patron_status,
-                "pledge_cadence": 1,
+                "pledge_cadence": membership.pledge_cadence,
                 "pledge_relationship_start": membership.pledge_relationship_start,
                 "will_pay_amount_cents": membership.will_pay_amount_cents,
                 **attributes,
@@ -257,6 +272,19 @@ class Answer:
         return json.loads(self.body)
 
 
+class _NamedHostAdapter(requests.adapters.HTTPAdapter):
+    """TLS to an address, naming (SNI) and verifying ``host`` instead."""
+
+    def __init__(self, host):
+        self._host = host
+        super().__init__()
+
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(
+            *args, **kwargs, server_hostname=self._host, assert_hostname=self._host
+        )
+
+
 class WebhookSender:
     """
     Posts deliveries to ``url`` over real HTTP, signed with ``secret``; it
@@ -264,7 +292,7 @@ class WebhookSender:
     queue flushed by Patreon would.
     """
 
-    def __init__(self, url, secret, directory, *, headers=None, timeout=10):
+    def __init__(self, url, secret, directory, *, headers=None, timeout=10, host=None):
         self.url = url
         # Sent with every delivery (X-Forwarded-Proto from a test's proxy).
         self.headers = headers or {}
@@ -273,6 +301,11 @@ class WebhookSender:
         self.timeout = timeout
         self.held = []
         self._session = requests.Session()
+        if host:
+            # The receiver's name where ``url`` holds its address (a test's
+            # nginx on 127.0.0.1): sent as Host, and as TLS's server name.
+            self.headers = {"Host": host, **self.headers}
+            self._session.mount(url, _NamedHostAdapter(host))
 
     def member_event(self, patron_id, event="members:update", **options):
         """A signed ``members:*`` delivery for ``patron_id`` (see member_payload)."""
@@ -315,3 +348,90 @@ class WebhookSender:
 
     def close(self):
         self._session.close()
+
+
+# How an Outbox signs a delivery, as an action's ``signature`` option asks.
+SIGNATURES = {
+    "right": lambda delivery: delivery,
+    "wrong": lambda delivery: delivery.signed_with("not-the-webhook-secret"),
+    "uppercase": Delivery.uppercase,
+    "none": Delivery.unsigned,
+}
+
+
+class Outbox:
+    """
+    The fake's own deliveries: each change to the world, signed and posted
+    to the configured URL by one background thread, oldest first. Failed
+    deliveries are recorded, not retried.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._queue = queue.Queue()
+        self._sender = None
+        self._thread = None
+        self._sent = []
+
+    def configure(self, url, secret, directory, host=None):
+        """
+        Deliver to ``url``, signed with ``secret``, from now on; to ``host``
+        (Host and TLS name) when ``url`` names an address.
+        """
+        if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+            raise ValueError(f"url must be an http(s) URL, not {url!r}.")
+        if not isinstance(secret, str) or not secret:
+            raise ValueError("secret must be a non-empty string.")
+        with self._lock:
+            self._sender = WebhookSender(url, secret, directory, host=host)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._deliver, name="fake Patreon webhooks", daemon=True
+                )
+                self._thread.start()
+
+    def clear(self):
+        """Deliver nothing more, and forget what was sent."""
+        with self._lock:
+            self._sender = None
+            self._sent.clear()
+
+    def state(self):
+        """Where deliveries go (no secret), and what each delivery got."""
+        with self._lock:
+            return {
+                "url": self._sender and self._sender.url,
+                "waiting": self._queue.qsize(),
+                "deliveries": list(self._sent),
+            }
+
+    def push(self, change, signature="right"):
+        """Queue the delivery of ``change`` (a world.Change), if configured."""
+        with self._lock:
+            sender = self._sender
+        if sender is None:
+            return
+        payload = membership_payload(change.patron, change.membership)
+        delivery = Delivery.signed(change.trigger, payload, sender.secret)
+        self._queue.put((sender, SIGNATURES[signature](delivery), change.patron.id))
+
+    def _deliver(self):
+        while (item := self._queue.get()) is not None:
+            sender, delivery, patron_id = item
+            outcome = {"event": delivery.event, "patron_id": patron_id}
+            try:
+                outcome["status"] = sender.send(delivery).status
+            except requests.RequestException as error:
+                logger.warning("Webhook delivery to %s failed: %s", sender.url, error)
+                outcome["error"] = str(error)
+            with self._lock:
+                self._sent.append(outcome)
+            self._queue.task_done()
+        self._queue.task_done()
+
+    def close(self):
+        """Stop the background thread once the queued deliveries are sent."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+            self._thread = None

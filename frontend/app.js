@@ -20,6 +20,42 @@ const STATUS_NAMES = {
   declined_patron: "Declined patron",
 };
 
+// What this page offers, each piece behind an entitlement the API
+// configures (PATREON_ENTITLEMENTS): the API decides, this page only shows.
+const CONTENT = [
+  {
+    entitlement: "supporter",
+    title: "The monthly letter",
+    body: "November: what worked, what did not, and what we try next.",
+  },
+  {
+    entitlement: "early-access",
+    title: "Early access: the next venture",
+    body: "The prototype, two weeks before everyone else.",
+  },
+];
+
+// Why a piece is locked (or about to be), in the person's words, from the
+// reasons of /api/auth/me's entitlement_reasons.
+const LOCKED = {
+  not_member: "Become a patron on Patreon to unlock this.",
+  not_entitled: "Your tier does not include this: upgrade on Patreon.",
+  membership_stale: "Your membership needs refreshing:",
+  declined_past_grace:
+    "Your last payment was declined: update it on Patreon, then log in again.",
+  refunded: "Your last payment was refunded.",
+  fraud: "Your last payment was refused by Patreon.",
+};
+const NOTICES = {
+  declined_in_grace:
+    "Your last payment was declined. Your access continues for a few days: " +
+    "update your payment method on Patreon.",
+  declined_past_grace:
+    "Your last payment was declined. Update it on Patreon, then log in again.",
+  membership_stale:
+    "We last checked your Patreon membership a while ago. Log in again to refresh it.",
+};
+
 const $ = (id) => document.getElementById(id);
 
 class ApiError extends Error {}
@@ -102,6 +138,54 @@ function showAccount(me) {
   $("logged-out").hidden = true;
   $("account").hidden = false;
   setStatus("logged-in", "Logged in.");
+}
+
+function contentItem(piece, reason) {
+  const item = document.createElement("li");
+  const granted = reason === "entitled" || reason === "declined_in_grace";
+  item.className = granted ? "unlocked" : "locked";
+  item.dataset.entitlement = piece.entitlement;
+  const title = document.createElement("span");
+  title.className = "title";
+  title.textContent = piece.title;
+  if (!granted) {
+    const badge = document.createElement("span");
+    badge.className = "badge";
+    badge.textContent = "locked";
+    title.append(badge);
+  }
+  const text = document.createElement("span");
+  text.textContent = granted
+    ? piece.body
+    : LOCKED[reason] || "Not offered to you here.";
+  item.append(title, text);
+  if (reason === "membership_stale") {
+    const again = document.createElement("a");
+    again.href = loginUrl();
+    again.textContent = " log in again";
+    item.append(again);
+  }
+  return item;
+}
+
+function showContent(me) {
+  const reasons = me.entitlement_reasons || {};
+  $("content").replaceChildren(
+    ...CONTENT.map((piece) => contentItem(piece, reasons[piece.entitlement])),
+  );
+  // One notice for the whole membership: the first reason that has one. A
+  // declined patron may hold no tier any more (Patreon's choice), so the
+  // status says it too.
+  const declined =
+    me.patreon && me.patreon.patron_status === "declined_patron"
+      ? NOTICES.declined_past_grace
+      : null;
+  const notice =
+    Object.values(reasons)
+      .map((reason) => NOTICES[reason])
+      .find(Boolean) || declined;
+  $("membership-notice").textContent = notice || "";
+  $("membership-notice").hidden = !notice;
 }
 
 function sessionRow(session) {
@@ -191,6 +275,7 @@ async function load() {
     return;
   }
   showAccount(body);
+  showContent(body);
   await loadSessions();
 }
 

@@ -13,6 +13,9 @@ class SessionsConfig(AppConfig):
 
     def ready(self):
         from sessions.checks import check_cookie_age, check_middleware_order
+        from sessions.metrics import ActiveSessionsCollector
+        from ventures.metrics import collect_at_scrape
 
         checks.register(check_middleware_order)
         checks.register(check_cookie_age)
+        collect_at_scrape(ActiveSessionsCollector())

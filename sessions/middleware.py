@@ -21,6 +21,18 @@ def sessionless(view):
     return view
 
 
+def session_read_only(view):
+    """
+    Mark ``view`` as one that reads the session and never writes it (a check
+    another server makes on every request it serves, such as nginx's
+    ``auth_request``): no activity recorded, so no row write and no cookie.
+    A session past its limits is refused, and left for the next ordinary
+    request (or ``clear_expired_sessions``) to end.
+    """
+    view.session_read_only = True
+    return view
+
+
 class SessionActivityMiddleware:
     """
     Place it before SessionMiddleware: it names the client for the whole
@@ -45,17 +57,21 @@ class SessionActivityMiddleware:
             return None
         session = request.session
         user = request.user
+        read_only = getattr(view_func, "session_read_only", False)
         if not user.is_authenticated:
-            if SESSION_KEY in session:
+            if SESSION_KEY in session and not read_only:
                 # The owner was deleted or deactivated: the session is dead.
                 session.flush()
             return None
         # The store set the owner's limits when it loaded the row (with the
         # owner, in the same query): nothing to rebuild per request.
         if session.is_expired():
-            events.emit(events.SESSION_EXPIRED, request, user=user)
-            session.flush()
+            if not read_only:
+                events.emit(events.SESSION_EXPIRED, request, user=user)
+                session.flush()
             request.user = AnonymousUser()
+            return None
+        if read_only:
             return None
         interval = settings.SESSION_ACTIVITY_INTERVAL
         if (timezone.now() - session.last_seen).total_seconds() >= interval:

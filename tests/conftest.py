@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
 
+from accounts.patreon import creator
 from devstack.chromium import ARTIFACTS, SCREENSHOTS
 from fake_patreon.server import FakePatreon
 from tests.patreon import log_in
@@ -65,8 +66,20 @@ def fake_patreon(fake_patreon_server, settings):
     """The fake Patreon, with our settings pointing at it, reset after the test."""
     settings.PATREON_BASE_URL = fake_patreon_server.base_url
     yield fake_patreon_server
-    fake_patreon_server.clear_faults()
-    fake_patreon_server.clear_requests()
+    # The world, faults, requests, throttle, bugs, webhook target: as started.
+    fake_patreon_server.reset()
+
+
+@pytest.fixture
+def creator_token(fake_patreon):
+    """
+    The campaign creator's token (patron 1000 of the fake), stored as
+    `manage.py patreon creator-token set` stores it; the token endpoint's
+    answer it came from.
+    """
+    answer = fake_patreon.creator_token()
+    creator.store(creator.TokenAnswer.from_json(answer), patreon_id="1000")
+    return answer
 
 
 @pytest.fixture

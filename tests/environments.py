@@ -1,5 +1,6 @@
 """Production environments for tests that start the app in a fresh process."""
 
+import base64
 import os
 import secrets
 import subprocess
@@ -25,6 +26,7 @@ def production_env(**overrides):
         "PATREON_CLIENT_SECRET": secrets.token_urlsafe(32),
         "PATREON_CAMPAIGN_ID": "1234567",
         "PATREON_WEBHOOK_SECRETS": secrets.token_urlsafe(32),
+        "PATREON_TOKEN_KEYS": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "DATABASE_URL": os.environ.get("DATABASE_URL", "sqlite:///:memory:"),
         "REDIS_URL": "redis://127.0.0.1:6379/15",
     }

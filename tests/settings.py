@@ -6,6 +6,7 @@ not a relaxed copy of it. DATABASE_URL from the real environment wins, so
 ``make test`` runs on PostgreSQL when it points there.
 """
 
+import base64
 import os
 import secrets
 
@@ -19,6 +20,9 @@ for name, value in {
     "PATREON_CLIENT_SECRET": "fake-client-secret",
     "PATREON_CAMPAIGN_ID": "9000001",
     "PATREON_WEBHOOK_SECRETS": "test-webhook-secret",
+    "PATREON_TOKEN_KEYS": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    # The fake's tiers (fake_patreon.patrons): Supporter, Patron, Benefactor.
+    "PATREON_ENTITLEMENTS": "supporter:7001|7002|7003,early-access:7002|7003",
 }.items():
     os.environ.setdefault(name, value)
 

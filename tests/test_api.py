@@ -32,7 +32,14 @@ def test_me_logged_out_is_401_json_with_a_login_url(client):
 
 def test_me_logged_in_has_the_documented_shape(patron):
     body = patron.get("/api/auth/me").json()
-    assert set(body) == {"authenticated", "user", "patreon", "session"}
+    assert set(body) == {
+        "authenticated",
+        "user",
+        "patreon",
+        "entitlements",
+        "entitlement_reasons",
+        "session",
+    }
     assert set(body["user"]) == {
         "id",
         "username",
@@ -59,6 +66,11 @@ def test_me_logged_in_has_the_documented_shape(patron):
     assert set(body["patreon"]["tiers"][0]) == {"id", "title", "amount_cents"}
     assert set(body["session"]) == {"created_at", "expires_at"}
     assert body["user"]["name"] == "Ada Lovelace"
+    assert body["entitlements"] == ["supporter"]
+    assert body["entitlement_reasons"] == {
+        "supporter": "entitled",
+        "early-access": "not_entitled",
+    }
 
 
 def test_me_says_patreon_verified_the_email(patron):

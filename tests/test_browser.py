@@ -607,3 +607,66 @@ def test_denying_consent_lands_on_a_friendly_page(people):
     assert page.locator("a", has_text="Back to the login page").count() == 1
     assert me_from(page)["status"] == 401
     assert open_frontend(page) == "logged-out"
+
+
+# ENTITLEMENTS
+# ------------------------------------------------------------------------------
+
+
+def content_shown(page):
+    """{entitlement: "unlocked" or "locked"} for the frontend's content list."""
+    page.wait_for_selector("#content li")
+    return {
+        item.get_attribute("data-entitlement"): item.get_attribute("class")
+        for item in page.query_selector_all("#content li")
+    }
+
+
+@host_only
+def test_content_is_gated_by_entitlement(people, browser_stack, config_screenshots):
+    """
+    What each patron sees of the example's content: Grace (Patron and
+    Benefactor tiers) everything, Ada (Supporter) the letter only, Alan
+    (declined) nothing and why, and a patron whose membership was read too
+    long ago a way to refresh it.
+    """
+    entitled, supporter, declined, stale = people(4)
+    log_in_together(
+        [entitled, supporter, declined, stale], ["1002", "1001", "1004", "1009"]
+    )
+    manage(
+        browser_stack,
+        "shell",
+        "-c",
+        "from datetime import timedelta; from django.utils import timezone;"
+        " from accounts.models import PatreonMembership as M;"
+        " M.objects.filter(patreon_id='1009')"
+        ".update(synced_at=timezone.now() - timedelta(days=4))",
+    )
+    assert refresh(stale.page) == "logged-in"
+
+    everything = {"supporter": "unlocked", "early-access": "unlocked"}
+    assert content_shown(entitled.page) == everything
+    assert content_shown(supporter.page) == {
+        "supporter": "unlocked",
+        "early-access": "locked",
+    }
+    assert "upgrade on Patreon" in supporter.page.inner_text("#content")
+    assert supporter.page.is_hidden("#membership-notice")
+    nothing = {"supporter": "locked", "early-access": "locked"}
+    assert content_shown(declined.page) == nothing
+    assert "declined" in declined.page.inner_text("#membership-notice")
+    assert content_shown(stale.page) == nothing
+    assert "Log in again" in stale.page.inner_text("#membership-notice")
+    assert "log in again" in stale.page.inner_text("#content")
+    assert stale.page.get_attribute("#content a", "href").startswith(
+        f"{API_ORIGIN}/login?next="
+    )
+    if config_screenshots:
+        for person, name in [
+            (entitled, "entitled"),
+            (supporter, "not-entitled"),
+            (declined, "declined"),
+            (stale, "stale"),
+        ]:
+            person.page.screenshot(path=config_screenshots / f"frontend-{name}.png")

@@ -493,3 +493,72 @@ class TestDatabasePooler:
     @override_settings(DATABASE_POOLER="pgbouncer", DEBUG=True)
     def test_development_is_not_policed(self):
         assert checks.check_database_pooler(None) == []
+
+
+class TestPatreonEntitlements:
+    """E090-E092: PATREON_ENTITLEMENTS reads one way only, in development too."""
+
+    def entitlements(self, value, debug=False):
+        with override_settings(PATREON_ENTITLEMENTS_VALUE=value, DEBUG=debug):
+            return checks.check_patreon_entitlements(None)
+
+    @pytest.mark.parametrize(
+        "value",
+        [
+            "",
+            "supporter:7001",
+            "supporter:7001|7002|7003,early-access:7002|7003",
+            " pro : 78 | 79 , free_tier:5,",
+        ],
+    )
+    def test_names_with_tier_ids_pass(self, value):
+        assert self.entitlements(value) == []
+
+    @pytest.mark.parametrize(
+        "item",
+        [
+            "pro",  # no tier ids
+            "pro:",
+            "pro:78|",
+            "pro:tier-78",
+            "pro:78;79",
+            "Pro:78",  # names are lowercase, so "Pro" and "pro" are one
+            "pro plus:78",
+            "-pro:78",
+            "pro:78:79",
+            "x" * 65 + ":78",
+        ],
+    )
+    def test_a_malformed_item_is_refused_naming_it(self, item):
+        assert self.entitlements(f"supporter:7001,{item}") == [
+            filled(checks.E090, item)
+        ]
+
+    def test_an_item_without_a_name_is_refused(self):
+        assert self.entitlements(":78|79") == [filled(checks.E091, ":78|79")]
+
+    def test_a_name_given_twice_is_refused(self):
+        """Which tiers would "pro" mean? Refused rather than guessed."""
+        assert self.entitlements("pro:78,supporter:77,pro:79") == [
+            filled(checks.E092, "pro:79")
+        ]
+
+    def test_development_is_refused_too(self):
+        """A misread entitlement opens or closes content in any mode."""
+        assert self.entitlements("pro", debug=True) == [filled(checks.E090, "pro")]
+
+    def test_every_fault_is_named_at_once(self):
+        assert [m.id for m in self.entitlements("a,:1,b:2,b:3")] == [
+            "ventures.E090",
+            "ventures.E091",
+            "ventures.E092",
+        ]
+
+    def test_the_settings_keep_only_well_formed_items(self):
+        """What the refused items would have meant never reaches a decision."""
+        from ventures.entitlement_spec import parse
+
+        assert parse("pro:78|79, Pro:1, :2, pro:3, free:5") == {
+            "pro": frozenset({"78", "79"}),
+            "free": frozenset({"5"}),
+        }

@@ -78,9 +78,9 @@ ALLOWED_REDIRECT_HOSTS = {API_HOST, urlsplit(FRONTEND_ORIGIN).hostname}
 # Each generated input goes to several endpoints: Hypothesis's generation,
 # not the app, is the slow part.
 PLANNED = {
-    "contract, anonymous": 2500,  # 250 inputs x 10 operations
-    "contract, logged in": 1350,  # 150 inputs x 9 operations (all but logout)
-    "contract, wrong methods": 180,  # 10 paths x 9 methods x 2 browsers
+    "contract, anonymous": 2750,  # 250 inputs x 11 operations
+    "contract, logged in": 1500,  # 150 inputs x 10 operations (all but logout)
+    "contract, wrong methods": 198,  # 11 paths x 9 methods x 2 browsers
     "session cookies": 1800,  # 600 cookies x 3 endpoints
     "forged cookies": 1500,  # 500 cookies x 3 endpoints
     "headers, direct": 900,  # 300 header sets x 3 endpoints

@@ -1,6 +1,7 @@
 """Health and readiness probes."""
 
 import pytest
+from django.conf import settings
 
 pytestmark = pytest.mark.django_db
 
@@ -25,6 +26,11 @@ def test_readyz_checks_database_and_migrations(client):
     assert response.json() == {
         "status": "ready",
         "checks": {"database": "ok", "migrations": "ok", "cache": "not configured"},
+        # Reported, never a reason to be unready (tests/test_tasks.py has more).
+        "reports": {
+            "worker": "no worker" if settings.TASK_QUEUE else "not configured",
+            "patreon_credential": "missing",
+        },
     }
 
 

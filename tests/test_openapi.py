@@ -626,3 +626,36 @@ class TestWebhookAnswers:
     def test_not_configured(self, settings):
         settings.PATREON_WEBHOOK_SECRETS = []
         assert_conforms(self.deliver(b"{}"), "post", self.PATH)
+
+
+# REAL ANSWERS: FORWARD AUTH
+# ------------------------------------------------------------------------------
+
+
+class TestForwardAuthAnswers:
+    CHECK = "/api/auth/check"
+
+    def test_allowed(self, patron):
+        response = patron.get(self.CHECK, {"entitlement": "supporter"})
+        assert response.status_code == 204
+        assert_conforms(response, "get", self.CHECK)
+
+    def test_allowed_without_patreon(self, superuser):
+        response = superuser.get(self.CHECK)
+        assert response["X-Auth-Patreon-Id"] == ""
+        assert_conforms(response, "get", self.CHECK)
+
+    def test_not_logged_in(self, client):
+        assert_conforms(client.get(self.CHECK), "get", self.CHECK)
+
+    def test_refused(self, patron):
+        response = patron.get(self.CHECK, {"entitlement": "early-access"})
+        assert assert_conforms(response, "get", self.CHECK)["reason"] == "not_entitled"
+
+    @pytest.mark.parametrize(
+        "query", ["entitlement=gold", "entitlement=a&entitlement=b"]
+    )
+    def test_asked_wrongly(self, patron, query):
+        response = patron.get(f"{self.CHECK}?{query}")
+        assert response.status_code == 400
+        assert_conforms(response, "get", self.CHECK)

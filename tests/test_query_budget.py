@@ -60,6 +60,13 @@ def test_a_staff_members_me_costs_one_query_too(superuser):
     assert len(queries(superuser, "/api/auth/me")) == 1
 
 
+def test_the_forward_auth_check_costs_one_query_and_writes_nothing(patron):
+    """The same lookup as /me: nginx asks it before every request it guards."""
+    statements = queries(patron, "/api/auth/check", entitlement="supporter", status=204)
+    assert len(statements) == 1, statements
+    assert writes(statements) == []
+
+
 def test_anonymous_me_without_a_cookie_costs_no_query(client):
     assert queries(client, "/api/auth/me", status=401) == []
 

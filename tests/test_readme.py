@@ -63,6 +63,31 @@ NOT_RUN = {
         "journald; tests/test_logs.py checks the JSON event lines it reads"
     ),
     "make bench": "about 10-15 minutes, and it rewrites docs/performance.md",
+    ".venv/bin/python manage.py patreon sync --pending": (
+        "tests/test_sync.py runs it against the fake Patreon's world"
+    ),
+    ".venv/bin/python manage.py patreon sync --full": (
+        "tests/test_sync.py runs it against the fake Patreon's world, "
+        "and tests/test_stack.py against the stack"
+    ),
+    ".venv/bin/python manage.py procrastinate worker": (
+        "runs until stopped; tests/test_tasks.py runs it --one-shot, "
+        "tests/test_stack.py as devstack.worker for the whole scenario"
+    ),
+    ".venv/bin/python manage.py patreon creator-token set": (
+        "reads a token on stdin; tests/test_creator.py and tests/test_stack.py "
+        "feed it the fake creator's"
+    ),
+    ".venv/bin/python manage.py patreon creator-token status": (
+        "tests/test_creator.py and tests/test_stack.py read its output"
+    ),
+    ".venv/bin/python -c 'from cryptography.fernet import Fernet; "
+    "print(Fernet.generate_key().decode())'": (
+        "prints a random key; tests/test_creator.py rotates to a key made so"
+    ),
+    ".venv/bin/python manage.py patreon creator-token reseal": (
+        "tests/test_creator.py reseals under a rotated key"
+    ),
     "make bench BENCH_ARGS=--quick": "still minutes of load on a shared "
     "machine, and it rewrites docs/performance.md too",
 }

@@ -42,7 +42,7 @@ from django.urls import URLResolver, get_resolver, resolve, reverse
 from django.urls.exceptions import Resolver404
 from django.utils import timezone
 
-from accounts.models import User, WebhookDelivery
+from accounts.models import SyncRun, User, WebhookDelivery
 from sessions.models import Session
 from tests.patreon import log_in
 
@@ -114,6 +114,13 @@ ADMIN_URLS = [
     ("accounts_webhookdelivery_history",     "delivery",   LOGIN,    LOGIN,  200,    200),
     ("accounts_webhookdelivery_delete",      "delivery",   LOGIN,    LOGIN,  403,    403),
     ("accounts/webhookdelivery/<path:object_id>/", "delivery", LOGIN, LOGIN, CHANGE, CHANGE),
+    # Full syncs: a record too.
+    ("accounts_syncrun_changelist",          None,         LOGIN,    LOGIN,  200,    200),
+    ("accounts_syncrun_add",                 None,         LOGIN,    LOGIN,  403,    403),
+    ("accounts_syncrun_change",              "sync",       LOGIN,    LOGIN,  200,    200),
+    ("accounts_syncrun_history",             "sync",       LOGIN,    LOGIN,  200,    200),
+    ("accounts_syncrun_delete",              "sync",       LOGIN,    LOGIN,  403,    403),
+    ("accounts/syncrun/<path:object_id>/",   "sync",       LOGIN,    LOGIN,  CHANGE, CHANGE),
     # Groups carry permissions: the superuser's alone.
     ("auth_group_changelist",                None,         LOGIN,    LOGIN,  403,    200),
     ("auth_group_add",                       None,         LOGIN,    LOGIN,  403,    200),
@@ -167,6 +174,7 @@ ADMIN_ACTIONS = [
     ("accounts.user",             "delete_selected",     "patron",    LOGIN,    LOGIN, REFUSED, RAN),
     ("accounts.patreonmembership", "delete_selected",    "patron",    LOGIN,    LOGIN, REFUSED, REFUSED),
     ("accounts.webhookdelivery",  "delete_selected",     "delivery",  LOGIN,    LOGIN, REFUSED, REFUSED),
+    ("accounts.syncrun",          "delete_selected",     "sync",      LOGIN,    LOGIN, REFUSED, REFUSED),
     ("auth.group",                "delete_selected",     "staff",     LOGIN,    LOGIN, 403,     RAN),
     ("account.emailaddress",      "make_verified",       "patron",    LOGIN,    LOGIN, 403,     RAN),
     ("account.emailaddress",      "delete_selected",     "patron",    LOGIN,    LOGIN, 403,     RAN),
@@ -177,16 +185,22 @@ ADMIN_ACTIONS = [
 
 # Our endpoints outside the admin (allauth's own pages under /accounts/ are
 # its flows, tested with the login). "own" is the caller's session, "patron's"
-# patron 100001's.
+# patron 100001's; a target starting with "?" is the query string.
 ENDPOINTS = [
     # method   route                                   target       anonymous patron staff superuser
     ("GET",    "",                                     None,        FRONTEND, FRONTEND, FRONTEND, FRONTEND),
     ("GET",    "healthz",                              None,        200,      200,   200,  200),
     ("GET",    "readyz",                               None,        200,      200,   200,  200),
+    ("GET",    "metrics",                              None,        404,      404,   404,  404),  # by address only: none allowed
     ("GET",    "login",                                None,        200,      200,   200,  200),
     ("GET",    "api/openapi.json",                     None,        200,      200,   200,  200),
     ("GET",    "api/auth/me",                          None,        401,      200,   200,  200),
     ("GET",    "api/auth/csrf",                        None,        200,      200,   200,  200),
+    # Forward auth: patron 100001 is a Benefactor, staff 200001 a Supporter,
+    # the superuser no patron at all.
+    ("GET",    "api/auth/check",                       None,        401,      204,   204,  204),
+    ("GET",    "api/auth/check",                       "?entitlement=supporter", 401, 204, 204, 403),
+    ("GET",    "api/auth/check",                       "?entitlement=early-access", 401, 204, 403, 403),
     ("POST",   "api/auth/logout",                      None,        200,      200,   200,  200),
     ("GET",    "api/auth/sessions",                    None,        401,      200,   200,  200),
     ("POST",   "api/auth/sessions/revoke-others",      None,        401,      200,   200,  200),
@@ -217,8 +231,8 @@ class World:
             return SocialApp.objects.get().pk
         if model is SocialToken:
             return SocialToken.objects.get(account__user=self.patron).pk
-        if model is WebhookDelivery:
-            return WebhookDelivery.objects.get().pk
+        if model in (WebhookDelivery, SyncRun):
+            return model.objects.get().pk
         # The patron's own row: their session, email address, Patreon link.
         return model.objects.get(user=self.patron).pk
 
@@ -245,6 +259,10 @@ def world(client_factory, fake_patreon):
         event="members:update",
         received_at=timezone.now(),
         outcome="marked",
+    )
+    now = timezone.now()
+    SyncRun.objects.create(
+        started_at=now, heartbeat_at=now, finished_at=now, outcome="complete"
     )
     return World(
         browsers={
@@ -426,6 +444,8 @@ def endpoint_url(route, target, world, browser):
     if target == "patron's":
         row = Session.objects.get(user=world.patron)
         return "/" + route.replace("<str:public_id>", row.public_id)
+    if target and target.startswith("?"):
+        return "/" + route + target
     return "/" + route
 
 

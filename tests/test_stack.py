@@ -13,20 +13,24 @@ import os
 import signal
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import psycopg
 import pytest
 import requests
+from prometheus_client.parser import text_string_to_metric_families
 
+from devstack.echo import EchoServer
 from devstack.hosts import API_HOST
 from devstack.http import LoginError
 from devstack.load import BackgroundLoad, hammer, log_in_all
 from devstack.pgbouncer import Pooled
 from devstack.postgres import PG_BIN, SharedDatabase, ThrowawayPostgres
 from devstack.processes import ROOT, program, wait_for
-from devstack.stack import Stack
+from devstack.stack import Stack, manage
 from fake_patreon.patrons import Directory
 from fake_patreon.webhooks import Delivery, WebhookSender
 
@@ -652,6 +656,83 @@ def test_readyz_through_nginx(stack):
     assert response.headers["Content-Type"].startswith("application/json")
 
 
+# METRICS
+# ------------------------------------------------------------------------------
+
+
+def scrape(instance):
+    """
+    One scrape of ``instance``, as deploy/prometheus/prometheus.yml has
+    Prometheus make it: to the instance's own address (proxy_url), naming the
+    API's host, so ALLOWED_HOSTS needs no loopback entry.
+    """
+    response = requests.get(
+        f"http://{API_HOST}:{instance.port}/metrics",
+        proxies={"http": f"http://{instance.address}"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def test_one_scrape_counts_every_worker_s_logins(stack):
+    """
+    Three workers, recycled every 15 requests while patrons log in: one
+    scrape, answered by one worker, counts every login of every worker,
+    those that have exited too.
+    """
+    patrons = [str(n) for n in range(300000, 300030)]
+    instance = stack.gunicorn(
+        "metrics",
+        WEB_CONCURRENCY="3",
+        GUNICORN_MAX_REQUESTS="15",
+        GUNICORN_MAX_REQUESTS_JITTER="0",
+        METRICS_ALLOWED_IPS="127.0.0.1",
+    )
+    nginx = stack.nginx_for("metrics", [instance])
+    with stack.running(instance), stack.running(nginx):
+        log_in_all(stack, patrons, threads=8, via=nginx)
+        samples = scrape(instance)
+        workers = {entry["pid"] for entry in instance.access_log()}
+    logins = ("ventures_logins_total", (("outcome", "succeeded"), ("reason", "")))
+    assert samples[logins] == len(patrons)
+    assert len(workers) > 3, "no worker was recycled"
+    calls = samples[
+        (
+            "ventures_patreon_calls_total",
+            (("endpoint", "identity"), ("result", "2xx")),
+        )
+    ]
+    assert calls == len(patrons)
+    assert samples[("ventures_active_sessions", ())] >= len(patrons)
+
+
+def test_nginx_refuses_metrics_to_everyone(stack):
+    """
+    Even where the application would answer (METRICS_ALLOWED_IPS lists every
+    loopback client here), nginx never passes /metrics on, however spelled.
+    """
+    instance = stack.gunicorn("metrics-open", METRICS_ALLOWED_IPS="127.0.0.0/8")
+    nginx = stack.nginx_for("metrics-open", [instance])
+    with stack.running(instance), stack.running(nginx):
+        browser = stack.browser(nginx)
+        refused = {
+            path: browser.get(path, headers={"X-Forwarded-For": "127.0.0.1"})
+            for path in ("/metrics", "/%6detrics", "//metrics", "/metrics?x=1")
+        }
+        assert browser.direct(instance, "/metrics").status_code == 200
+        passed_on = [e for e in instance.access_log() if "etrics" in e["path"]]
+    assert {path: r.status_code for path, r in refused.items()} == dict.fromkeys(
+        refused, 404
+    )
+    assert not any(b"ventures_" in r.content for r in refused.values())
+    assert len(passed_on) == 1  # the direct request only
+
+
 def test_login_rate_limit_counts_the_address_nginx_saw(stack):
     """
     The limit counts per client address as nginx saw it: a client cannot
@@ -697,3 +778,176 @@ def test_patreons_webhook_through_nginx(stack):
     huge = Delivery("members:update", b" " * (2 * 1024 * 1024), None)
     assert deliver(huge.signed_with(stack.webhook_secret)).status_code == 413
     assert "Set-Cookie" not in first.headers
+
+
+# MEMBERSHIPS THAT STAY TRUE
+# ------------------------------------------------------------------------------
+
+
+def fake_control(stack, method, path, **kwargs):
+    """One of the fake Patreon's own ``/__fake/`` calls (fake_patreon.control)."""
+    response = requests.request(
+        method,
+        f"http://127.0.0.1:{stack.fake.port}/__fake/{path}",
+        timeout=10,
+        **kwargs,
+    )
+    assert response.status_code < 300, response.text
+    return response
+
+
+def token_calls(stack):
+    calls = fake_control(stack, "GET", "requests").json()
+    return [c for c in calls if c["path"] == "/api/oauth2/token"]
+
+
+def patron_status(browser, instance):
+    return browser.direct(instance, "/api/auth/me").json()["patreon"]["patron_status"]
+
+
+def test_memberships_stay_true_through_webhooks_the_worker_and_the_full_sync(stack):
+    """
+    The creator's token stored as an operator would, the fake delivering its
+    webhooks through nginx, and the worker running: a cancellation reaches
+    both instances within seconds; a forged webhook changes nothing and a
+    full sync repairs what it would have said; a dead grant stops every
+    refresh and says so.
+    """
+    answer = fake_control(stack, "POST", "creator/token").json()
+    stored = subprocess.run(
+        [sys.executable, "manage.py", "patreon", "creator-token", "set"],
+        input=json.dumps(answer),
+        env=stack.app_env(),
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        timeout=60,
+    )
+    assert stored.returncode == 0, stored.stdout + stored.stderr
+    assert answer["access_token"] not in stored.stdout + stored.stderr
+    fake_control(
+        stack,
+        "POST",
+        "webhooks",
+        json={
+            "url": f"https://127.0.0.1:{stack.nginx.https_port}/api/patreon/webhook",
+            "secret": stack.webhook_secret,
+            "host": API_HOST,
+        },
+    )
+    leaving, declined = stack.browser(), stack.browser()
+    leaving.log_in("3000001")
+    declined.log_in("3000002")
+    a, b = stack.instances
+    with stack.running(stack.worker()):
+        fake_control(stack, "POST", "world/patrons/3000001", json={"action": "cancel"})
+        wait_for(
+            lambda: {patron_status(leaving, i) for i in (a, b)} == {"former_patron"},
+            10,
+            "the cancellation on both instances",
+            log=stack.logs,
+        )
+        ready = leaving.direct(a, "/readyz").json()["reports"]
+        assert ready == {"worker": "ok", "patreon_credential": "valid"}
+
+        # Forged: refused at the door, nothing recorded, nothing re-read.
+        fake_control(
+            stack,
+            "POST",
+            "world/patrons/3000002",
+            json={"action": "decline", "signature": "wrong"},
+        )
+        wait_for(
+            lambda: fake_control(stack, "GET", "webhooks").json()["waiting"] == 0,
+            10,
+            "the forged delivery",
+        )
+        sent = fake_control(stack, "GET", "webhooks").json()["deliveries"]
+        assert sent[-1]["status"] == 403
+        assert patron_status(declined, a) == "active_patron"
+        synced = manage(stack, "patreon", "sync", "--full")
+        assert "Full sync complete" in synced.stdout
+        assert {patron_status(declined, i) for i in (a, b)} == {"declined_patron"}
+        assert declined.me().json()["patreon"]["source"] == "sync"
+
+        # The grant dies at Patreon: one refresh is refused, then none.
+        fake_control(stack, "POST", "creator/revoke")
+        fake_control(stack, "DELETE", "requests")
+        for action in ("recover", "decline", "recover"):
+            fake_control(
+                stack, "POST", "world/patrons/3000002", json={"action": action}
+            )
+        wait_for(
+            lambda: "patreon_token_invalid" in stack.logs(200),
+            10,
+            "the credential's refusal",
+            log=stack.logs,
+        )
+        time.sleep(2)  # the other two re-reads, had they called
+        assert len(token_calls(stack)) == 1
+        assert leaving.direct(b, "/readyz").json()["reports"]["patreon_credential"] == (
+            "needs_reauth"
+        )
+        status = manage(stack, "patreon", "creator-token", "status").stdout
+        assert "state: needs_reauth" in status
+        assert answer["access_token"] not in stack.logs(500)
+
+
+# FORWARD AUTH
+# ------------------------------------------------------------------------------
+
+
+def test_forward_auth_guards_an_upstream(stack):
+    """
+    deploy/nginx's example, rendered with a members service (an echo of the
+    headers it receives): nginx asks /api/auth/check?entitlement=early-access
+    before each request to /members/.
+    """
+    echo = EchoServer()
+    guarded = stack.nginx_for(
+        "forward-auth",
+        stack.instances,
+        members_upstream=echo.address,
+        members_entitlement="early-access",
+    )
+    patron, supporter, stranger = (stack.browser() for _ in range(3))
+    patron.log_in("1002")  # Patron and Benefactor tiers
+    supporter.log_in("1001")  # Supporter only
+    user_id = patron.me().json()["user"]["id"]
+    forged = {
+        "X-Auth-User-Id": "1",
+        "X-Auth-Patreon-Id": "1001",
+        "X-Auth-Entitlements": "supporter,early-access,admin",
+        "X-AUTH-USER-ID": "2",
+        "X_Auth_User_Id": "3",
+    }
+    with stack.running(echo), stack.running(guarded):
+        reached = patron.get("/members/videos?page=2", via=guarded, headers=forged)
+        posted = patron.post("/members/comments", via=guarded, data={"text": "hi"})
+        refused = supporter.get("/members/videos", via=guarded, headers=forged)
+        anonymous = stranger.get("/members/videos", via=guarded, headers=forged)
+        internal = patron.get("/_ventures/auth-check", via=guarded)
+        patron.log_out()
+        logged_out = patron.get("/members/videos", via=guarded)
+
+    assert reached.status_code == 200, f"{reached.text}\n{stack.logs()}"
+    seen = reached.json()
+    assert seen["path"] == "/members/videos?page=2"
+    headers = {}
+    for name, value in seen["headers"]:
+        headers.setdefault(name.lower(), []).append(value)
+    # Nginx's values, once each, whatever the client sent.
+    assert headers["x-auth-user-id"] == [str(user_id)]
+    assert headers["x-auth-patreon-id"] == ["1002"]
+    assert headers["x-auth-entitlements"] == ["supporter,early-access"]
+    assert "x_auth_user_id" not in headers
+    # The API's cookies stay with the API.
+    assert "cookie" not in headers
+    assert headers["x-forwarded-for"] == [patron.ip]
+    # A POST is checked with a GET (no body) and then goes through whole.
+    assert posted.status_code == 200, posted.text
+    assert posted.json()["method"] == "POST"
+    assert refused.status_code == 403
+    assert anonymous.status_code == 401
+    assert internal.status_code == 404
+    assert logged_out.status_code == 401

@@ -18,27 +18,8 @@ from django.conf import settings
 from django.core.checks import Error, Tags, Warning, register, run_checks
 from django.core.exceptions import ImproperlyConfigured
 
+from ventures import entitlement_spec, secret_keys
 from ventures.cookies import domain_covers, is_ip_address, is_public_suffix, same_site
-
-# Django's own thresholds (django.core.checks.security.base), except variety:
-# five distinct characters lets "ababab..." through; any real random key of
-# 50 characters has far more than ten.
-SECRET_KEY_MIN_LENGTH = 50
-SECRET_KEY_MIN_UNIQUE_CHARACTERS = 10
-SECRET_KEY_INSECURE_PREFIX = "django-insecure-"  # noqa: S105 (a prefix to refuse)
-
-# Keys that have been published and so sign nothing. Compared exactly.
-KNOWN_PUBLIC_SECRET_KEYS = frozenset(
-    {
-        # The Flask app's key, printed in the incident write-up (shared/seed/).
-        "32e6ab70212f7e807449da70bf651de3f862b0191ab921de0f3b11cb933803d1",
-        # Django's own test settings; every generated "django-insecure-" key
-        # from the docs and startproject is caught by the prefix rule instead.
-        "django_tests_secret_key",
-        # The placeholder in this repository's .env.example.
-        "replace-me-with-the-output-of-python-c-import-secrets-print-secrets-token-urlsafe-64",
-    }
-)
 
 # The strings Django writes into the Set-Cookie header, spelled exactly.
 SAMESITE_VALUES = ("Strict", "Lax", "None")
@@ -47,10 +28,7 @@ SAMESITE_VALUES = ("Strict", "Lax", "None")
 # exactly "true" and never reaches the policy.
 PRODUCTION_DEBUG_VALUES = ("", "false")
 
-# DATABASE_POOLER's values: nothing in front of PostgreSQL, or a pooler in
-# transaction mode. A typo ("Transaction") would run with prepared statements
-# behind PgBouncer and fail on the first reused server connection.
-DATABASE_POOLERS = ("", "transaction")
+DATABASE_POOLERS = ("", "transaction")  # E071: none, or a transaction-mode pooler
 
 # Caches every worker process and instance shares, with an atomic increment:
 # the rate limiter's counters must live in one of them. REDIS_URL is the
@@ -203,11 +181,36 @@ E070 = Error(
 
 E071 = Error(
     "DATABASE_POOLER is %r, which names no pooler the app knows how to run behind.",
-    hint="Leave DATABASE_POOLER empty when the app connects to PostgreSQL itself, "
-    "or set it to 'transaction' behind PgBouncer in transaction mode "
-    "(deploy/pgbouncer.ini).",
+    hint="Leave DATABASE_POOLER empty to connect to PostgreSQL itself, or set it "
+    "to 'transaction' behind PgBouncer in transaction mode (deploy/pgbouncer.ini).",
     id="ventures.E071",
 )
+
+_ENTITLEMENTS_HINT = (
+    "Write PATREON_ENTITLEMENTS as name:tier_id, comma-separated, several tier "
+    "ids joined by |, e.g. supporter:77,pro:78|79; names are lowercase letters, "
+    "digits, - and _."
+)
+E090 = Error(
+    "PATREON_ENTITLEMENTS item %r is not name:tier_id[|tier_id...].",
+    hint=_ENTITLEMENTS_HINT,
+    id="ventures.E090",
+)
+E091 = Error(
+    "PATREON_ENTITLEMENTS item %r has no name.",
+    hint=_ENTITLEMENTS_HINT,
+    id="ventures.E091",
+)
+E092 = Error(
+    "PATREON_ENTITLEMENTS names %r twice: which tiers it means would depend on order.",
+    hint="Give each entitlement one item, listing all its tier ids: pro:78|79.",
+    id="ventures.E092",
+)
+_ENTITLEMENT_FAULTS = {
+    entitlement_spec.BAD_FORMAT: E090,
+    entitlement_spec.EMPTY_NAME: E091,
+    entitlement_spec.DUPLICATE_NAME: E092,
+}
 
 E080 = Error(
     "DEBUG is %r, which is neither 'true' (development) nor 'false' (production).",
@@ -238,23 +241,6 @@ def _secret_key():
         return settings.SECRET_KEY
     except ImproperlyConfigured:  # Django refuses to hand out an empty key.
         return ""
-
-
-def _secret_key_faults(key):
-    if not key:
-        return ["it is empty"]
-    faults = []
-    if key in KNOWN_PUBLIC_SECRET_KEYS:
-        faults.append("it has been published and is on the denylist of known keys")
-    if key.startswith(SECRET_KEY_INSECURE_PREFIX):
-        faults.append(f"it starts with '{SECRET_KEY_INSECURE_PREFIX}'")
-    if len(key) < SECRET_KEY_MIN_LENGTH:
-        faults.append(f"it is shorter than {SECRET_KEY_MIN_LENGTH} characters")
-    if len(set(key)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS:
-        faults.append(
-            f"it has fewer than {SECRET_KEY_MIN_UNIQUE_CHARACTERS} distinct characters"
-        )
-    return faults
 
 
 def _api_hosts():
@@ -297,7 +283,7 @@ def check_secret_key(app_configs, **kwargs):
     key = _secret_key()
     if not key:
         return [E001]
-    faults = _secret_key_faults(key)
+    faults = secret_keys.faults(key)
     return [_formatted(E002, "; ".join(faults))] if faults else []
 
 
@@ -308,7 +294,7 @@ def check_secret_key_fallbacks(app_configs, **kwargs):
     key = _secret_key()
     errors = []
     for i, fallback in enumerate(settings.SECRET_KEY_FALLBACKS):
-        faults = _secret_key_faults(fallback)
+        faults = secret_keys.faults(fallback)
         if key and fallback == key:
             faults.append("it equals SECRET_KEY")
         if faults:
@@ -477,6 +463,19 @@ def check_database_pooler(app_configs, **kwargs):
     if settings.DATABASE_POOLER in DATABASE_POOLERS:
         return []
     return [_formatted(E071, settings.DATABASE_POOLER)]
+
+
+@register(Tags.security)
+def check_patreon_entitlements(app_configs, **kwargs):
+    """
+    E090-E092, in development too: an entitlement misread would open or
+    close content to the wrong people.
+    """
+    spec = settings.PATREON_ENTITLEMENTS_VALUE
+    return [
+        _formatted(_ENTITLEMENT_FAULTS[kind], item)
+        for kind, item in entitlement_spec.faults(spec)
+    ]
 
 
 def refuse_to_serve_unsafely():

@@ -2,13 +2,15 @@
 Named authentication events, one log line each, for operators and alerts.
 
 Every event carries who (user id, Patreon id), from where (client IP) and
-the outcome, and never a token or a session key.
+the outcome, and never a token or a session key. Each is counted too, for
+Prometheus (``ventures.metrics``), as it is logged.
 """
 
 import logging
 
 from django.utils.crypto import salted_hmac
 
+from ventures import metrics
 from ventures.network import client_ip
 
 logger = logging.getLogger("ventures.auth")
@@ -20,12 +22,18 @@ SESSION_EXPIRED = "session_expired"
 SESSIONS_REVOKED = "sessions_revoked"
 RATE_LIMITED = "rate_limited"
 PATREON_WEBHOOK = "patreon_webhook"
+PATREON_MEMBER_REFRESHED = "patreon_member_refreshed"
+PATREON_SYNC_FINISHED = "patreon_sync_finished"
+PATREON_SYNC_FAILED = "patreon_sync_failed"
+PATREON_THROTTLED = "patreon_throttled"
+PATREON_TOKEN_REFRESHED = "patreon_token_refreshed"  # noqa: S105 (an event name)
+PATREON_TOKEN_INVALID = "patreon_token_invalid"  # noqa: S105 (an event name)
 
 
 def emit(
     event, request=None, *, user=None, patreon_id=None, level=logging.INFO, **fields
 ):
-    """Log ``event`` with its context as structured fields."""
+    """Log ``event`` with its context as structured fields, and count it."""
     if user is not None and patreon_id is None:
         membership = getattr(user, "patreon", None) if user.pk else None
         patreon_id = getattr(membership, "patreon_id", None)
@@ -45,6 +53,7 @@ def emit(
         ),
         extra=context,
     )
+    metrics.record_event(event, fields)
 
 
 def username_digest(username):

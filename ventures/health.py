@@ -3,7 +3,8 @@ Health for load balancers and orchestrators: cheap, JSON, silent on success.
 
 ``/healthz`` says the process answers; ``/readyz`` says it can serve users:
 the database answers, its migrations are applied and the cache (Redis, when
-configured) answers. Neither needs a session or a login.
+configured) answers; it also reports, without failing on them, what apps
+add to ``REPORTS``. Neither needs a session or a login.
 """
 
 import logging
@@ -15,6 +16,7 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
+from prometheus_client.core import GaugeMetricFamily
 
 from ventures import errors
 
@@ -48,6 +50,11 @@ def _cache():
 
 
 CHECKS = {"database": _database, "migrations": _migrations, "cache": _cache}
+# What /readyz reports beside its checks without making the instance unready:
+# an instance serves logins and /me without the background worker, so its
+# absence is an operator's alert, not a reason to take the site down.
+# Apps add theirs (accounts: the worker's heartbeat, the creator's token).
+REPORTS = {}
 
 
 SAFE_METHODS = ("GET", "HEAD")
@@ -71,9 +78,8 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
-@probe
-def readyz(request):
-    """Ready to serve: 200, or 503 naming what is not."""
+def readiness():
+    """``{check: result}``, and whether every result lets the instance serve."""
     results = {}
     for name, check in CHECKS.items():
         try:
@@ -81,8 +87,44 @@ def readyz(request):
         except Exception as e:
             logger.warning("readiness check %s failed: %s", name, e)
             results[name] = "unreachable"
-    ready = all(v in ("ok", "not configured") for v in results.values())
+    return results, all(v in ("ok", "not configured") for v in results.values())
+
+
+class ReadinessCollector:
+    """``ventures_ready{check}``: /readyz's checks, run when Prometheus scrapes."""
+
+    def describe(self):
+        return [GaugeMetricFamily("ventures_ready", "")]
+
+    def collect(self):
+        results, _ = readiness()
+        family = GaugeMetricFamily(
+            "ventures_ready",
+            "1 while a readiness check of /readyz passes (database, migrations, "
+            "cache), else 0.",
+            labels=["check"],
+        )
+        for name, result in results.items():
+            family.add_metric([name], result in ("ok", "not configured"))
+        yield family
+
+
+@probe
+def readyz(request):
+    """Ready to serve: 200, or 503 naming what is not."""
+    results, ready = readiness()
+    reports = {}
+    for name, report in REPORTS.items():
+        try:
+            reports[name] = report()
+        except Exception as e:
+            logger.warning("readiness report %s failed: %s", name, e)
+            reports[name] = "unreachable"
     return JsonResponse(
-        {"status": "ready" if ready else "unavailable", "checks": results},
+        {
+            "status": "ready" if ready else "unavailable",
+            "checks": results,
+            "reports": reports,
+        },
         status=200 if ready else 503,
     )

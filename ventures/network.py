@@ -35,10 +35,15 @@ def client_address(peer, forwarded_for, trusted_proxies):
     return peer
 
 
+def in_networks(address, addresses):
+    """Whether ``address`` is one of ``addresses`` (addresses or CIDRs)."""
+    networks = [ipaddress.ip_network(a, strict=False) for a in addresses]
+    return _trusted(address, networks)
+
+
 def is_trusted_proxy(peer, trusted_proxies):
     """Whether the connection's ``peer`` is one of the trusted proxies (or CIDRs)."""
-    networks = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
-    return _trusted(peer, networks)
+    return in_networks(peer, trusted_proxies)
 
 
 def client_ip(request):

@@ -6,12 +6,15 @@ Every variable is documented in ``.env.example`` and the README. Without
 security policy and ``ventures.wsgi`` refuses to serve while it is broken.
 """
 
+import base64
+import ipaddress
 import secrets
 from pathlib import Path
 
 import environ
 
 from ventures.cookies import cookie_name
+from ventures.entitlement_spec import parse as parse_entitlements
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -120,8 +123,9 @@ CSRF_COOKIE_NAME = cookie_name("csrftoken", secure=CSRF_COOKIE_SECURE, domain=No
 # ------------------------------------------------------------------------------
 # https://docs.djangoproject.com/en/5.2/ref/middleware/#module-django.middleware.security
 SECURE_SSL_REDIRECT = not DEBUG
-# Load balancers probe health over plain HTTP on the private side.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Load balancers probe health over plain HTTP on the private side, and
+# Prometheus scrapes each instance there (/metrics, by address only).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("HSTS_SECONDS", default=0 if DEBUG else 63072000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
@@ -143,6 +147,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "allauth.socialaccount.providers.patreon",
     "ventures",
+    "procrastinate.contrib.django",  # the task queue, on PostgreSQL
     "accounts",
     "sessions",
 ]
@@ -152,6 +157,8 @@ MIDDLEWARE = [
     # X-Forwarded-Proto is dropped.
     "ventures.network.TrustedProxyMiddleware",
     "ventures.logs.RequestIdMiddleware",
+    # Times everything after it, by route (ventures.metrics).
+    "ventures.metrics.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "ventures.headers.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -240,6 +247,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         **DATABASES["default"].get("OPTIONS", {}),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# The task queue (procrastinate) lives in PostgreSQL: its migrations are SQL
+# for PostgreSQL only, so the embedded SQLite default skips them, and
+# memberships announced changed are re-read by `manage.py patreon sync
+# --pending` there instead of by a worker.
+TASK_QUEUE = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+DATABASE_ROUTERS = ["accounts.routers.TaskQueueRouter"]
+PROCRASTINATE_WORKER_DEFAULTS = {
+    # Finished jobs are history nobody reads: failed ones stay for the admin.
+    "delete_jobs": "successful",
+}
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
@@ -290,8 +307,26 @@ LOGGING = {
     # development, mail to ADMINS) would log each 4xx and 5xx a second time:
     # its records reach the stdout handler above, once. runserver's access
     # line (django.server), like gunicorn's, is the request's other line.
-    "loggers": {"django": {"handlers": [], "level": "NOTSET", "propagate": True}},
+    "loggers": {
+        "django": {"handlers": [], "level": "NOTSET", "propagate": True},
+        # procrastinate announces its tasks at every start: one line per task.
+        "procrastinate.blueprints": {"level": "WARNING"},
+        "procrastinate.periodic": {"level": "WARNING"},
+    },
 }
+
+# METRICS
+# ------------------------------------------------------------------------------
+# /metrics answers these client addresses (or CIDRs) only, found by the
+# TRUSTED_PROXIES rule; empty: nobody (404). An entry that is not an address
+# stops the start here. PROMETHEUS_MULTIPROC_DIR is prometheus-client's own
+# variable, read by it at import: gunicorn.conf.py sets it, so every worker
+# counts into files there and a scrape adds them up.
+METRICS_ALLOWED_IPS = [
+    str(ipaddress.ip_network(entry, strict=False))
+    for entry in env_list("METRICS_ALLOWED_IPS")
+]
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
 
 # AUTHENTICATION
 # ------------------------------------------------------------------------------
@@ -339,9 +374,35 @@ PATREON_CAMPAIGN_ID = env.str("PATREON_CAMPAIGN_ID", default="")
 # A membership snapshot read longer ago than this (seconds) is reported
 # stale by /api/auth/me; it is still served, the frontend decides.
 PATREON_STALE_AFTER = env.int("PATREON_STALE_AFTER", default=24 * 60 * 60)
+# Named entitlements, by tier id of our campaign: "supporter:77,pro:78|79"
+# (ventures.entitlement_spec; a malformed value refuses to start, E090-E092).
+# A Free tier entitles to something only when its id is listed.
+PATREON_ENTITLEMENTS_VALUE = env.str("PATREON_ENTITLEMENTS", default="")
+PATREON_ENTITLEMENTS = parse_entitlements(PATREON_ENTITLEMENTS_VALUE)
+# A declined patron keeps their entitlements this long (seconds) after the
+# last charge attempt: most declines are fixed within a week.
+PATREON_DECLINE_GRACE = env.int("PATREON_DECLINE_GRACE", default=7 * 24 * 60 * 60)
+# A snapshot read longer ago than this (seconds) entitles to nothing
+# ("membership_stale"): logging in again re-reads it.
+PATREON_ENTITLEMENT_MAX_AGE = env.int(
+    "PATREON_ENTITLEMENT_MAX_AGE", default=72 * 60 * 60
+)
 # The secrets of the webhook registered for our campaign (each signs with its
 # own): several during a rotation. None: the webhook answers 503 (W063).
 PATREON_WEBHOOK_SECRETS = env_list("PATREON_WEBHOOK_SECRETS")
+# The keys that seal the creator's stored token (Fernet keys, comma-separated):
+# the first seals, every one opens, so a new key goes first and the old one
+# stays until `manage.py patreon creator-token reseal` has run. Development
+# generates one, kept in an ignored file like the development secret key.
+PATREON_TOKEN_KEYS = env_list("PATREON_TOKEN_KEYS")
+if not PATREON_TOKEN_KEYS and DEBUG:
+    _dev_token_key_file = BASE_DIR / ".patreon-token-key"
+    if not _dev_token_key_file.is_file():
+        _dev_token_key_file.write_text(
+            base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+        )
+        _dev_token_key_file.chmod(0o600)
+    PATREON_TOKEN_KEYS = [_dev_token_key_file.read_text().strip()]
 SOCIALACCOUNT_PROVIDERS = {
     "patreon": {
         "provider_class": "accounts.patreon.provider.PatreonProvider",

@@ -2,12 +2,13 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from ventures import health
+from ventures import health, metrics
 from ventures.errors import not_offered
 
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.scrape, name="metrics"),
     path(settings.ADMIN_URL, admin.site.urls),
     # allauth's connections pages and social signup form are not offered: a
     # user is one Patreon id, never linked to or unlinked from another.

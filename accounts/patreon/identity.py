@@ -201,73 +201,101 @@ def user_data(document):
     return {"type": "user", "id": uid, "attributes": profile(_attributes(data))}
 
 
-def membership(document, campaign_id):
-    """
-    The user's membership in our campaign (a snapshot for
-    ``memberships.apply``): status, entitled tiers and amount, the last and
-    next charge, and how the membership is paid.
-
-    Patreon lists memberships in no promised order, and with the
-    ``identity.memberships`` scope it lists other creators' campaigns too, so
-    the campaign is matched by id, never taken as the first one. A value of
-    the wrong type is read as absent.
-    """
+def included_index(document):
+    """A JSON:API document's ``included`` resources by (type, id)."""
     included = _dig(document, "included")
-    included = {
+    return {
         _ref(item): item
         for item in (included if isinstance(included, list) else [])
         if isinstance(item, dict)
     }
+
+
+def membership(document, campaign_id):
+    """
+    The user's membership in our campaign (a snapshot for
+    ``memberships.apply``), from the identity document.
+
+    Patreon lists memberships in no promised order, and with the
+    ``identity.memberships`` scope it lists other creators' campaigns too, so
+    the campaign is matched by id, never taken as the first one.
+    """
+    included = included_index(document)
     for ref in _refs(_dig(document, "data", "relationships", "memberships", "data")):
         member = included.get(ref)
         if _id(_dig(member, "relationships", "campaign", "data", "id")) != campaign_id:
             continue
-        attributes = _attributes(member)
-        tiers = []
-        for tier_ref in _refs(
-            _dig(member, "relationships", "currently_entitled_tiers", "data")
-        ):
-            tier = _attributes(included.get(tier_ref))
-            tiers.append(
-                {
-                    "id": tier_ref[1],
-                    "title": _text(tier.get("title"), TIER_TITLE_MAX_LENGTH) or "",
-                    "amount_cents": _cents(tier.get("amount_cents")),
-                }
-            )
-        status = _text(
-            attributes.get("patron_status"), _column(PatreonMembership, "patron_status")
-        )
-        # Kept as Patreon words it, statuses it adds later too, cut to fit.
-        charge_status = _text(
-            attributes.get("last_charge_status"),
-            _column(PatreonMembership, "last_charge_status"),
-        )
-        member_id = ref[1] or ""
-        return {
-            **NO_MEMBERSHIP,
-            "campaign_id": campaign_id,
-            "member_id": (
-                member_id
-                if len(member_id) <= _column(PatreonMembership, "member_id")
-                else ""
-            ),
-            "patron_status": status or "",
-            "entitled_amount_cents": _cents(
-                attributes.get("currently_entitled_amount_cents")
-            ),
-            "tiers": tiers,
-            "last_charge_status": charge_status or "",
-            "last_charge_date": _datetime(attributes.get("last_charge_date")),
-            "next_charge_date": _datetime(attributes.get("next_charge_date")),
-            "pledge_relationship_start": _datetime(
-                attributes.get("pledge_relationship_start")
-            ),
-            "will_pay_amount_cents": _cents(attributes.get("will_pay_amount_cents")),
-            "is_free_trial": _flag(attributes.get("is_free_trial")),
-            "is_gifted": _flag(attributes.get("is_gifted")),
-        }
+        return member_snapshot(member, included, campaign_id)
     return {**NO_MEMBERSHIP, "campaign_id": campaign_id}
+
+
+def related_id(resource, relationship):
+    """The id of a resource's to-one ``relationship``, or None."""
+    return _id(_dig(resource, "relationships", relationship, "data", "id"))
+
+
+def related_ids(resource, relationship):
+    """The (type, id) pairs of a resource's to-many ``relationship``."""
+    return _refs(_dig(resource, "relationships", relationship, "data"))
+
+
+def member_user_id(member):
+    """The Patreon user id of a member resource, or None."""
+    return _id(_dig(member, "relationships", "user", "data", "id"))
+
+
+def member_snapshot(member, included, campaign_id):
+    """
+    One member resource of our campaign as a snapshot: status, entitled
+    tiers (their titles and amounts from ``included``) and amount, the last
+    and next charge, and how the membership is paid. A value of the wrong
+    type is read as absent.
+    """
+    attributes = _attributes(member)
+    tiers = []
+    for tier_ref in _refs(
+        _dig(member, "relationships", "currently_entitled_tiers", "data")
+    ):
+        tier = _attributes(included.get(tier_ref))
+        tiers.append(
+            {
+                "id": tier_ref[1],
+                "title": _text(tier.get("title"), TIER_TITLE_MAX_LENGTH) or "",
+                "amount_cents": _cents(tier.get("amount_cents")),
+            }
+        )
+    status = _text(
+        attributes.get("patron_status"), _column(PatreonMembership, "patron_status")
+    )
+    # Kept as Patreon words it, statuses it adds later too, cut to fit.
+    charge_status = _text(
+        attributes.get("last_charge_status"),
+        _column(PatreonMembership, "last_charge_status"),
+    )
+    member_id = _id(_dig(member, "id")) or ""
+    return {
+        **NO_MEMBERSHIP,
+        "campaign_id": campaign_id,
+        "member_id": (
+            member_id
+            if len(member_id) <= _column(PatreonMembership, "member_id")
+            else ""
+        ),
+        "patron_status": status or "",
+        "entitled_amount_cents": _cents(
+            attributes.get("currently_entitled_amount_cents")
+        ),
+        "tiers": tiers,
+        "last_charge_status": charge_status or "",
+        "last_charge_date": _datetime(attributes.get("last_charge_date")),
+        "next_charge_date": _datetime(attributes.get("next_charge_date")),
+        "pledge_relationship_start": _datetime(
+            attributes.get("pledge_relationship_start")
+        ),
+        "will_pay_amount_cents": _cents(attributes.get("will_pay_amount_cents")),
+        "is_free_trial": _flag(attributes.get("is_free_trial")),
+        "is_gifted": _flag(attributes.get("is_gifted")),
+    }
 
 
 # What a membership snapshot says of someone who is no member of our campaign.

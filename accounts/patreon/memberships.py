@@ -12,7 +12,7 @@ mark a row changed (``changed_at``) until a read started after them lands.
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 from django.db.models import Case, F, Q, Value, When
 
 from accounts.models import PatreonMembership
@@ -75,16 +75,11 @@ def apply(patreon_id, snapshot, *, read_started_at, source, user=None):
     (a webhook's re-read, a sync) an unknown patron is nobody of ours.
     """
     values = {name: snapshot[name] for name in SNAPSHOT_FIELDS if name in snapshot}
-    written = PatreonMembership.objects.filter(
-        patreon_id=patreon_id, synced_at__lt=read_started_at
-    ).update(
-        **values,
-        synced_at=read_started_at,
+    written = apply_to(
+        PatreonMembership.objects.filter(patreon_id=patreon_id),
+        snapshot,
+        read_started_at=read_started_at,
         source=source,
-        changed_at=Case(
-            When(changed_at__lt=read_started_at, then=Value(None)),
-            default=F("changed_at"),
-        ),
     )
     if written or user is None:
         return written
@@ -109,6 +104,74 @@ def apply(patreon_id, snapshot, *, read_started_at, source, user=None):
             patreon_id, snapshot, read_started_at=read_started_at, source=source
         )
     return 1
+
+
+def apply_to(rows, snapshot, *, read_started_at, source):
+    """
+    Write ``snapshot`` to each of ``rows`` (a queryset) that no read started
+    at or after ``read_started_at`` has written, in one UPDATE; return how
+    many were written. ``changed_at`` is cleared where the read started
+    after the change was announced.
+    """
+    values = {name: snapshot[name] for name in SNAPSHOT_FIELDS if name in snapshot}
+    return rows.filter(synced_at__lt=read_started_at).update(
+        **values,
+        synced_at=read_started_at,
+        source=source,
+        changed_at=Case(
+            When(changed_at__lt=read_started_at, then=Value(None)),
+            default=F("changed_at"),
+        ),
+    )
+
+
+def apply_many(snapshots, *, read_started_at, source):
+    """
+    ``apply`` for many known patrons at once (``snapshots``: Patreon id to
+    snapshot, every SNAPSHOT_FIELDS key present), as one read that started
+    at ``read_started_at`` (a sync page); return how many rows were written.
+
+    The same conditional UPDATE as ``apply_to``, run for every patron with
+    ``executemany`` (psycopg pipelines it): a page of 1,000 in a few round
+    trips, where the ORM would make one each, or build a 15,000-branch CASE
+    for ``bulk_update``. Values are prepared by the fields themselves.
+    """
+    if not snapshots:
+        return 0
+    alias = router.db_for_write(PatreonMembership)
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    meta = PatreonMembership._meta
+    fields = [meta.get_field(name) for name in SNAPSHOT_FIELDS]
+    synced, changed, source_column, patreon_id = (
+        quote(meta.get_field(name).column)
+        for name in ("synced_at", "changed_at", "source", "patreon_id")
+    )
+    sql = (
+        f"UPDATE {quote(meta.db_table)} SET "  # noqa: S608 (names from _meta)
+        + ", ".join(f"{quote(field.column)} = %s" for field in fields)
+        + f", {synced} = %s, {source_column} = %s, {changed} = CASE WHEN"
+        f" {changed} < %s THEN NULL ELSE {changed} END"
+        f" WHERE {patreon_id} = %s AND {synced} < %s"
+    )
+    at = meta.get_field("synced_at").get_db_prep_save(read_started_at, connection)
+    params = [
+        [
+            *(
+                field.get_db_prep_save(snapshot[field.name], connection)
+                for field in fields
+            ),
+            at,
+            source,
+            at,
+            key,
+            at,
+        ]
+        for key, snapshot in snapshots.items()
+    ]
+    with transaction.atomic(using=alias), connection.cursor() as cursor:
+        cursor.executemany(sql, params)
+        return cursor.rowcount
 
 
 def mark_changed(patreon_id, at):

@@ -33,7 +33,7 @@ from requests import RequestException
 
 from accounts import login_failures
 from accounts.api import ApiView
-from accounts.patreon import identity, memberships, webhooks
+from accounts.patreon import creator_login, identity, memberships, webhooks
 from accounts.ratelimit import limit_per_ip
 from sessions.middleware import sessionless
 from ventures import errors, events
@@ -153,7 +153,10 @@ class PatreonCallbackView(OAuth2CallbackView):
             )
         login.token, login.state = token, state
         with transaction.atomic():
-            return complete_social_login(request, login)
+            response = complete_social_login(request, login)
+        if request.user.is_authenticated:
+            creator_login.adopt(login.account.uid, answer)
+        return response
 
 
 oauth2_login = limit_per_ip("login")(OAuth2LoginView.adapter_view(PatreonOAuth2Adapter))

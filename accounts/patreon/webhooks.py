@@ -21,6 +21,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts import tasks
 from accounts.models import WebhookDelivery
 from accounts.patreon import memberships
 
@@ -158,6 +159,8 @@ def receive(event, body):
             ):
                 known = memberships.exists(reading.patreon_id)
                 outcome = ignored(ALREADY_CURRENT if known else UNKNOWN_PATRON)
+            if outcome == MARKED:
+                tasks.defer_reread(reading.patreon_id)
             delivery = WebhookDelivery.objects.create(
                 key=key,
                 event=event,

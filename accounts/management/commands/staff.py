@@ -7,7 +7,7 @@ from accounts.models import User
 
 STAFF_GROUP = "Staff"
 # What staff need to inspect and revoke sessions, view users, their
-# memberships and Patreon's webhook deliveries, and deactivate a user
+# memberships, Patreon's webhook deliveries and full syncs, and deactivate a user
 # (change_user: accounts.admin.UserAdmin lets staff change is_active and
 # nothing else), as "app_label.codename".
 # Migration 0003_staff_group_permissions trims an existing group to this
@@ -20,6 +20,7 @@ STAFF_PERMISSIONS = [
     "accounts.change_user",
     "accounts.view_patreonmembership",
     "accounts.view_webhookdelivery",
+    "accounts.view_syncrun",
 ]
 
 

@@ -1,0 +1,143 @@
+"""
+A burst of Patreon webhooks and the worker behind it: how soon every
+announced change has been re-read from Patreon.
+
+    python -m bench.rereads [--count 1000] [--seconds 10] [--concurrency 4]
+
+Starts the stack (nginx, one gunicorn instance, a fresh database on the
+machine's PostgreSQL, Redis, the fake Patreon behind TLS), gives ``--count``
+members of the fake's campaign a membership row each (as after a login),
+stores the creator's token as an operator would, starts the worker as
+``ventures-worker.service`` does, then posts one signed ``members:update``
+per member, spread over ``--seconds``, and waits until no row is left
+marked changed. Prints the acknowledgements' p50/p99 and how long the last
+re-read took after the last webhook. The fake answers without Patreon's
+rate limits: with them (100 calls a minute per token), ``--count`` re-reads
+take at least ``--count`` / 100 minutes, which the report says too.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import requests
+
+from bench import memberships
+from devstack.hosts import API_HOST
+from devstack.postgres import SharedDatabase
+from devstack.processes import ROOT, run
+from devstack.stack import Stack
+from fake_patreon.patrons import Directory
+from fake_patreon.webhooks import WebhookSender
+
+FIRST_MEMBER_ID = 2_000_000  # fake_patreon.world's dynamic range
+
+
+def seed(url, count):
+    """``count`` members of the fake's campaign, known here since a login."""
+    with psycopg.connect(url, autocommit=True) as db:
+        db.execute(
+            """
+            INSERT INTO accounts_user (id, password, is_superuser, username,
+                first_name, last_name, email, is_staff, is_active, date_joined,
+                name, avatar_url)
+            SELECT n, '!', false, 'patreon-' || (%s + n), '', '', '', false,
+                true, now(), '', ''
+            FROM generate_series(1, %s) AS n
+            """,
+            [FIRST_MEMBER_ID - 1, count],
+        )
+        db.execute(
+            """
+            INSERT INTO accounts_patreonmembership (user_id, patreon_id,
+                campaign_id, patron_status, entitled_amount_cents, tiers,
+                synced_at)
+            SELECT n, (%s + n)::text, '9000001', 'active_patron', 300, '[]',
+                now() - interval '1 hour'
+            FROM generate_series(1, %s) AS n
+            """,
+            [FIRST_MEMBER_ID - 1, count],
+        )
+
+
+def unread(url):
+    with psycopg.connect(url, autocommit=True) as db:
+        return db.execute(
+            "SELECT count(*) FROM accounts_patreonmembership"
+            " WHERE changed_at IS NOT NULL"
+        ).fetchone()[0]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--senders", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=4)
+    args = parser.parse_args()
+    with Stack("rereads", SharedDatabase(), instances=1) as stack:
+        fake = f"http://127.0.0.1:{stack.fake.port}/__fake"
+        requests.post(f"{fake}/campaign", json={"size": args.count}, timeout=10)
+        seed(stack.db.url, args.count)
+        answer = requests.post(f"{fake}/creator/token", timeout=10).json()
+        run(
+            [sys.executable, "manage.py", "patreon", "creator-token", "set"],
+            input=json.dumps(answer),
+            env=stack.app_env(),
+            cwd=ROOT,
+        )
+        (instance,) = stack.instances
+        sender = WebhookSender(
+            f"http://{instance.address}/api/patreon/webhook",
+            stack.webhook_secret,
+            Directory("9000001"),
+            headers={"Host": API_HOST, "X-Forwarded-Proto": "https"},
+        )
+        deliveries = [
+            sender.member_event(str(FIRST_MEMBER_ID + i)) for i in range(args.count)
+        ]
+        local = threading.local()
+        with stack.running(stack.worker(concurrency=args.concurrency)):
+            started = time.perf_counter()
+
+            def send(numbered):
+                number, delivery = numbered
+                delay = started + number * args.seconds / args.count
+                time.sleep(max(0.0, delay - time.perf_counter()))
+                if not hasattr(local, "sender"):
+                    local.sender = WebhookSender(
+                        sender.url,
+                        stack.webhook_secret,
+                        sender.directory,
+                        headers=sender.headers,
+                    )
+                return local.sender.send(delivery)
+
+            with ThreadPoolExecutor(max_workers=args.senders) as pool:
+                answers = list(pool.map(send, enumerate(deliveries)))
+            sent = time.perf_counter()
+            while (left := unread(stack.db.url)) and time.perf_counter() - sent < 600:
+                time.sleep(0.5)
+            done = time.perf_counter()
+    seconds = sorted(a.seconds for a in answers)
+    acknowledged = sum(a.status == 200 for a in answers)
+    report = (
+        f"{args.count} webhooks in {sent - started:.1f} s, {acknowledged} "
+        f"acknowledged: p50 {statistics.median(seconds) * 1000:.1f} ms, "
+        f"p99 {seconds[max(0, int(len(seconds) * 0.99) - 1)] * 1000:.1f} ms; "
+        f"every change re-read {done - sent:.1f} s after the last webhook "
+        f"({left} left unread), worker concurrency {args.concurrency}. "
+        f"Under Patreon's 100 calls a minute per token: at least "
+        f"{args.count / 100:.0f} min."
+    )
+    print(report)
+    memberships.save("rereads", report)
+
+
+if __name__ == "__main__":
+    main()

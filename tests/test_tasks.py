@@ -1,0 +1,165 @@
+"""
+The background work on procrastinate's queue (accounts.tasks), in
+PostgreSQL: a webhook queues one re-read per patron, a real worker runs it,
+and the retry strategy waits as long as Patreon asks.
+"""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from django.utils import timezone
+from procrastinate.contrib.django.models import ProcrastinateJob
+from procrastinate.jobs import Job
+
+from accounts import health, tasks
+from accounts.models import PatreonMembership
+from accounts.patreon.errors import PatreonUnavailable, Throttled
+from tests.conftest import API_HOST
+from tests.patreon import log_in
+from tests.test_webhooks import deliver, signed
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        not settings.TASK_QUEUE,
+        reason="the task queue lives in PostgreSQL (CI runs these there)",
+    ),
+]
+
+
+@pytest.fixture(autouse=True)
+def _empty_queue():
+    """The queue's tables are procrastinate's, unmanaged: Django's flush skips them."""
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE procrastinate_jobs, procrastinate_events, "
+            "procrastinate_workers, procrastinate_periodic_defers CASCADE"
+        )
+
+
+def jobs(**filters):
+    return list(
+        ProcrastinateJob.objects.filter(task_name="patreon.reread_member", **filters)
+    )
+
+
+def run_worker():
+    """
+    ``manage.py procrastinate worker``, as deploy/ runs it, on the test
+    database, until the queue holds nothing it may run now.
+    """
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT'] or 5432}/{db['NAME']}"
+    worker = subprocess.run(
+        [sys.executable, "manage.py", "procrastinate", "worker", "--one-shot"],
+        cwd=settings.BASE_DIR,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "tests.worker_settings",
+            "DATABASE_URL": url,
+            "PATREON_BASE_URL": settings.PATREON_BASE_URL,
+            "PATREON_TOKEN_KEYS": ",".join(settings.PATREON_TOKEN_KEYS),
+        },
+        timeout=60,
+        capture_output=True,
+        text=True,
+    )
+    assert worker.returncode == 0, worker.stdout + worker.stderr
+
+
+def test_a_webhook_queues_one_re_read_per_patron_and_the_worker_runs_it(
+    client, creator_token, fake_patreon
+):
+    log_in(client, "1001")
+    fake_patreon.act("1001", "cancel", webhook=False)
+    patreon = Client(HTTP_HOST=API_HOST)
+    assert deliver(patreon, signed(event="members:update")).status_code == 200
+    assert deliver(patreon, signed(event="members:pledge:delete")).status_code == 200
+    waiting = jobs(status="todo")
+    assert len(waiting) == 1  # the second change is covered by the waiting job
+    assert waiting[0].lock == "patron:1001"
+    assert waiting[0].args == {"patreon_id": "1001"}
+    run_worker()
+    row = PatreonMembership.objects.get(patreon_id="1001")
+    assert (row.patron_status, row.source, row.changed_at) == (
+        "former_patron",
+        "webhook",
+        None,
+    )
+    assert jobs() == []  # succeeded jobs are not kept
+    me = client.get("/api/auth/me").json()["patreon"]
+    assert (me["patron_status"], me["stale"]) == ("former_patron", False)
+
+
+def test_a_duplicate_delivery_queues_nothing_more(client, fake_patreon):
+    log_in(client, "1001")
+    patreon = Client(HTTP_HOST=API_HOST)
+    delivery = signed()
+    deliver(patreon, delivery)
+    run_worker()  # no creator token: logged, the row stays marked
+    assert deliver(patreon, delivery).json()["duplicate"] is True
+    assert jobs(status="todo") == []
+
+
+def test_a_throttled_re_read_is_retried_when_patreon_said(
+    client, creator_token, fake_patreon
+):
+    log_in(client, "1001")
+    fake_patreon.throttle.arm({"calls": 1, "retry_after": 30})
+    tasks.defer_reread("1001")
+    run_worker()
+    (job,) = jobs(status="todo")
+    assert job.attempts == 1
+    wait = (job.scheduled_at - timezone.now()).total_seconds()
+    assert 15 < wait <= 30  # Retry-After: 30, less the worker's own run
+
+
+def job(attempts):
+    return Job(
+        queue="default",
+        lock=None,
+        queueing_lock=None,
+        task_name="patreon.reread_member",
+        attempts=attempts,
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "attempts", "seconds"),
+    [
+        (Throttled(9), 0, 9),
+        (Throttled(120), 3, 120),
+        (PatreonUnavailable("503"), 0, 2),
+        (PatreonUnavailable("503"), 4, 32),
+    ],
+)
+def test_the_retry_strategy(error, attempts, seconds):
+    """Backoff on 5xx; after a 429, exactly Patreon's wait."""
+    decision = tasks.RETRY.get_retry_decision(exception=error, job=job(attempts))
+    assert abs((decision.retry_at - timezone.now()).total_seconds() - seconds) < 2
+
+
+def test_errors_that_retrying_cannot_fix_are_not_retried():
+    assert tasks.RETRY.get_retry_decision(exception=ValueError(), job=job(0)) is None
+    assert tasks.RETRY.get_retry_decision(exception=Throttled(5), job=job(10)) is None
+
+
+def test_readyz_reports_the_workers_heartbeat(client):
+    assert client.get("/readyz").json()["reports"]["worker"] == "no worker"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now())"
+        )
+    assert health.worker() == "ok"
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["reports"] == {
+        "worker": "ok",
+        "patreon_credential": "missing",
+    }
