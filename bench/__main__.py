@@ -65,7 +65,7 @@ COMPILED_STORE = {"BENCH_SESSION_ENGINE": "bench.compiled_store"}
 HEALTH_CHECKS = {"BENCH_CONN_HEALTH_CHECKS": "true"}
 # Django's defaults, which the app overrides on PostgreSQL: no server-side
 # binding, no prepared statements (bench.settings).
-CLIENT_SIDE = {"BENCH_CLIENT_SIDE_BINDING": "true"}
+CLIENT_SIDE = {**STEADY, "BENCH_CLIENT_SIDE_BINDING": "true"}
 
 # A measured run in which one gunicorn worker had all of wrk's connections
 # (bench.load) measures the accept race, not the endpoint: it runs again, up
@@ -76,10 +76,9 @@ ATTEMPTS = 5
 MAIN = ("pg", "redis")
 # Variants at the middle concurrency level only: the app as it was before
 # (the hand-compiled lookup of bench/compiled_store.py) as a baseline; the
-# app with client-side binding, to tell what prepared statements gain; the
-# app with health checks (as before issue 17); the app through PgBouncer in
-# transaction mode (DATABASE_POOLER=transaction); and the app with frequent
-# worker recycling.
+# app with client-side binding, to tell what prepared statements gain; with
+# health checks (as before issue 17); through PgBouncer in transaction mode
+# (DATABASE_POOLER=transaction); and with frequent worker recycling.
 VARIANTS = ("pg-compiled", "pg-unprepared", "pg-hc", "pgbouncer", "pg-recycle")
 
 
@@ -92,22 +91,13 @@ def configurations():
             "PostgreSQL, before: compiled session lookup (bench/compiled_store.py)",
             {**STEADY, **COMPILED_STORE},
         ),
-        Config(
-            "pg-unprepared",
-            "PostgreSQL, client-side binding",
-            {**STEADY, **CLIENT_SIDE},
-        ),
+        Config("pg-unprepared", "PostgreSQL, client-side binding", CLIENT_SIDE),
         Config(
             "pg-hc",
             "PostgreSQL, with CONN_HEALTH_CHECKS (before issue 17)",
             {**STEADY, **HEALTH_CHECKS},
         ),
-        Config(
-            "pgbouncer",
-            "PostgreSQL through PgBouncer (transaction mode)",
-            dict(STEADY),
-            pooled=True,
-        ),
+        Config("pgbouncer", "PostgreSQL through PgBouncer", dict(STEADY), pooled=True),
         Config("pg-recycle", "PostgreSQL, max_requests=1000", RECYCLE_1000),
     ]
 
