@@ -50,13 +50,15 @@ manage: $(VENV)/.run-deps
 
 # What the stack and browser tests run besides the machine's PostgreSQL, from
 # Debian's packages: nginx, Chromium, openssl, envsubst, redis-server, the
-# PostgreSQL client tools, and a PostgreSQL 15 server of their own (initdb,
-# pg_ctl) for the tests that stop and restart it; promtool (Debian's
-# prometheus) checks and unit-tests deploy/prometheus/.
+# PostgreSQL client tools, a PostgreSQL 15 server of their own (initdb,
+# pg_ctl) for the tests that stop and restart it, PgBouncer (the stack through
+# a transaction-mode pooler), and promtool (Debian's prometheus) checks and
+# unit-tests deploy/prometheus/.
 SYSTEM_COMMANDS := nginx chromium openssl envsubst redis-server createdb \
-	/usr/lib/postgresql/15/bin/initdb /usr/lib/postgresql/15/bin/pg_ctl promtool
+	/usr/lib/postgresql/15/bin/initdb /usr/lib/postgresql/15/bin/pg_ctl pgbouncer \
+	promtool
 SYSTEM_PACKAGES := nginx chromium openssl gettext-base redis-server \
-	postgresql-client postgresql-15 prometheus
+	postgresql-client postgresql-15 pgbouncer prometheus
 system-deps:
 	@missing=; for c in $(SYSTEM_COMMANDS); do \
 		PATH="$$PATH:/usr/sbin:/sbin" command -v $$c >/dev/null || missing="$$missing $$c"; \

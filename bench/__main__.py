@@ -62,10 +62,10 @@ SESSION_ENDPOINTS = ("me", "check")
 STEADY = {"GUNICORN_MAX_REQUESTS": "0"}
 RECYCLE_1000 = {"GUNICORN_MAX_REQUESTS": "1000", "GUNICORN_MAX_REQUESTS_JITTER": "100"}
 COMPILED_STORE = {"BENCH_SESSION_ENGINE": "bench.compiled_store"}
-NO_HEALTH_CHECKS = {"BENCH_CONN_HEALTH_CHECKS": "false"}
+HEALTH_CHECKS = {"BENCH_CONN_HEALTH_CHECKS": "true"}
 # Django's defaults, which the app overrides on PostgreSQL: no server-side
 # binding, no prepared statements (bench.settings).
-CLIENT_SIDE = {"BENCH_CLIENT_SIDE_BINDING": "true"}
+CLIENT_SIDE = {**STEADY, "BENCH_CLIENT_SIDE_BINDING": "true"}
 
 # A measured run in which one gunicorn worker had all of wrk's connections
 # (bench.load) measures the accept race, not the endpoint: it runs again, up
@@ -76,9 +76,10 @@ ATTEMPTS = 5
 MAIN = ("pg", "redis")
 # Variants at the middle concurrency level only: the app as it was before
 # (the hand-compiled lookup of bench/compiled_store.py) as a baseline; the
-# app with client-side binding, to tell what prepared statements gain; and
-# the app without health checks or with frequent worker recycling.
-VARIANTS = ("pg-compiled", "pg-unprepared", "pg-nohc", "pg-recycle")
+# app with client-side binding, to tell what prepared statements gain; with
+# health checks (as before issue 17); through PgBouncer in transaction mode
+# (DATABASE_POOLER=transaction); and with frequent worker recycling.
+VARIANTS = ("pg-compiled", "pg-unprepared", "pg-hc", "pgbouncer", "pg-recycle")
 
 
 def configurations():
@@ -90,16 +91,13 @@ def configurations():
             "PostgreSQL, before: compiled session lookup (bench/compiled_store.py)",
             {**STEADY, **COMPILED_STORE},
         ),
+        Config("pg-unprepared", "PostgreSQL, client-side binding", CLIENT_SIDE),
         Config(
-            "pg-unprepared",
-            "PostgreSQL, client-side binding",
-            {**STEADY, **CLIENT_SIDE},
+            "pg-hc",
+            "PostgreSQL, with CONN_HEALTH_CHECKS (before issue 17)",
+            {**STEADY, **HEALTH_CHECKS},
         ),
-        Config(
-            "pg-nohc",
-            "PostgreSQL, no CONN_HEALTH_CHECKS",
-            {**STEADY, **NO_HEALTH_CHECKS},
-        ),
+        Config("pgbouncer", "PostgreSQL through PgBouncer", dict(STEADY), pooled=True),
         Config("pg-recycle", "PostgreSQL, max_requests=1000", RECYCLE_1000),
     ]
 
@@ -255,6 +253,7 @@ class Runner:
             run=run,
             cookies_file=self.cookies_file if endpoint in SESSION_ENDPOINTS else None,
             postgres=self.postgres,
+            pooler=self.bench.pgbouncer if config.pooled else None,
         )
         busiest = result.busiest_worker_pct
         log(
@@ -398,6 +397,7 @@ REQUIRED = {
     "dropdb": "apt-get install postgresql-client",
     "openssl": "apt-get install openssl",
     "envsubst": "apt-get install gettext-base (deploy/nginx/render)",
+    "pgbouncer": "apt-get install pgbouncer",
 }
 
 

@@ -59,6 +59,7 @@ def summary(points, key):
         "wrk": med(r["wrk_cpu_ms"] for r in runs),
         "other": med(r["other_cpu_ms"] for r in runs),
         "pg": med(r.get("pg_cpu_ms", 0.0) for r in runs),
+        "pooler": med(r.get("pooler_cpu_ms", 0.0) for r in runs),
         "errors": sum(r["errors"] for r in runs),
         "requests": sum(r["requests"] for r in runs),
         "steal": med(r["steal_pct"] for r in runs),
@@ -96,9 +97,9 @@ def variant_configs(results, points):
 def cpu_ratios(points, config, endpoint, connections, reference="bare"):
     """
     Per run, the reference's CPU per request over the endpoint's (gunicorn,
-    its PostgreSQL backends and wrk): the throughput ratio a CPU-bound
-    machine without neighbours would show, and much steadier than req/s on
-    a shared one.
+    its PostgreSQL backends, PgBouncer when in front, and wrk): the
+    throughput ratio a CPU-bound machine without neighbours would show, and
+    much steadier than req/s on a shared one.
     """
     mine = {r["run"]: r for r in points[(config, endpoint, connections)]}
     ref = {r["run"]: r for r in points[(config, reference, connections)]}
@@ -110,7 +111,12 @@ def cpu_ratios(points, config, endpoint, connections, reference="bare"):
 
 
 def _cpu_total(r):
-    return r["app_cpu_ms"] + r.get("pg_cpu_ms", 0.0) + r["wrk_cpu_ms"]
+    return (
+        r["app_cpu_ms"]
+        + r.get("pg_cpu_ms", 0.0)
+        + r.get("pooler_cpu_ms", 0.0)
+        + r["wrk_cpu_ms"]
+    )
 
 
 def against(points, config, baseline, endpoint, connections, by_cpu=False):
@@ -145,10 +151,14 @@ def same_view(points, config, baseline, endpoint, connections):
 
 
 def cpu(s):
-    """CPU per request that the request itself caused: gunicorn, PostgreSQL, wrk."""
-    return s["app"] + s["pg"] + s["wrk"]
+    """
+    CPU per request that the request itself caused: gunicorn, PostgreSQL,
+    PgBouncer (when in front), wrk.
+    """
+    return s["app"] + s["pg"] + s.get("pooler", 0.0) + s["wrk"]
 
 
 def ms_pair(s):
-    """gunicorn's and PostgreSQL's CPU per request, in ms."""
-    return f"{s['app']:.2f} + {s['pg']:.2f} ms"
+    """gunicorn's and PostgreSQL's (and PgBouncer's) CPU per request, in ms."""
+    pooler = f" + {s['pooler']:.2f}" if s.get("pooler") else ""
+    return f"{s['app']:.2f} + {s['pg']:.2f}{pooler} ms"

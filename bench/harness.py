@@ -10,6 +10,9 @@ gunicorn instances, and one instance per configuration instead.
   stack tests have it: production settings refuse an http Patreon
   (ventures.E060), and this keeps the policy as it is. nginx is not in front
   of the app, so the load measures gunicorn and Django, not TLS termination.
+- PgBouncer (Debian's, from deploy/pgbouncer.ini: devstack.pgbouncer) in
+  front of that database, for the configurations marked ``pooled``, which run
+  with ``DATABASE_POOLER=transaction``.
 - gunicorn with ``-c gunicorn.conf.py``, one instance per configuration, all
   with the same worker settings, in production mode (DEBUG off, every policy
   check run at boot) and ``DJANGO_SETTINGS_MODULE=bench.settings`` for the
@@ -25,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from devstack.gunicorn import Gunicorn
+from devstack.pgbouncer import PgBouncer
 from devstack.postgres import SharedDatabase
 from devstack.stack import Stack
 
@@ -37,6 +41,7 @@ class Config:
     label: str  # for the report
     env: dict = field(default_factory=dict)  # on top of the common environment
     redis: bool = False
+    pooled: bool = False  # through PgBouncer, in transaction mode
     instance: Gunicorn | None = None
 
     @property
@@ -56,13 +61,22 @@ class Bench(Stack):
             DJANGO_SETTINGS_MODULE="bench.settings",
         )
         self.configs = configs
+        self.pgbouncer = None
 
     def _start(self):
         super()._start()
+        if any(config.pooled for config in self.configs):
+            self.pgbouncer = self.started(
+                PgBouncer(self.directory / "pgbouncer", self.db.url)
+            )
         for config in self.configs:
             env = dict(config.env)
             if not config.redis:
                 env["REDIS_URL"] = None  # app_env leaves it out
+            if config.pooled:
+                env.update(
+                    DATABASE_URL=self.pgbouncer.url, DATABASE_POOLER="transaction"
+                )
             config.instance = self.started(self.gunicorn(config.key, **env))
         for config in self.configs:
             config.instance.wait_ready(timeout=120)

@@ -197,6 +197,7 @@ class WrkResult:
     workers_booted: int  # gunicorn workers started during the run (recycling)
     # The busiest worker's share of the workers' CPU (None if workers changed).
     busiest_worker_pct: float | None = None
+    pooler_cpu_ms: float = 0.0  # PgBouncer's CPU per request, when in front
 
     def one_worker(self, threshold=90.0):
         """Whether one worker did nearly all the work (it held every connection)."""
@@ -219,8 +220,13 @@ def run_wrk(
     cookies_file=None,
     threads=2,
     postgres=None,
+    pooler=None,
 ):
-    """One wrk run against ``config``'s gunicorn; returns a WrkResult."""
+    """
+    One wrk run against ``config``'s gunicorn; returns a WrkResult. The CPU
+    of ``postgres`` (PostgresBackends) and ``pooler`` (a process: PgBouncer)
+    counts as the requests' too.
+    """
     master = config.instance.pid
     argv = [wrk_path(), f"-t{min(threads, connections)}", f"-c{connections}"]
     argv += [f"-d{seconds}s", "--timeout", "10s", "-s", str(LUA)]
@@ -229,6 +235,7 @@ def run_wrk(
     argv.append(config.base_url + path)
     env = {**os.environ, "BENCH_COOKIES": str(cookies_file or "")}
     pg_before = postgres.cpu() if postgres else {}
+    pooler_before = process_cpu(pooler.pid) if pooler else 0.0
     workers_before = set(children_of(master))
     worker_before = {w: process_cpu(w, children=False) for w in workers_before}
     app_before = gunicorn_cpu(master)
@@ -246,6 +253,7 @@ def run_wrk(
     ]
     pg_after = postgres.cpu() if postgres else {}
     pg_cpu = PostgresBackends.delta(pg_before, pg_after)
+    pooler_cpu = (process_cpu(pooler.pid) if pooler else 0.0) - pooler_before
     match = re.search(r"^BENCH (\{.*\})$", result.stdout, re.MULTILINE)
     if result.returncode != 0 or not match:
         raise RuntimeError(f"wrk failed: {result.stdout}\n{result.stderr}")
@@ -275,7 +283,7 @@ def run_wrk(
         app_cpu_ms=app_cpu * 1000 / requests,
         pg_cpu_ms=pg_cpu * 1000 / requests,
         wrk_cpu_ms=wrk_cpu * 1000 / requests,
-        other_cpu_ms=max(machine_busy - app_cpu - wrk_cpu - pg_cpu, 0)
+        other_cpu_ms=max(machine_busy - app_cpu - wrk_cpu - pg_cpu - pooler_cpu, 0)
         * 1000
         / requests,
         steal_pct=100 * (steal_after - steal_before) / total,
@@ -287,4 +295,5 @@ def run_wrk(
             and sum(worker_used) > 0
             else None
         ),
+        pooler_cpu_ms=pooler_cpu * 1000 / requests,
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bench import session_rows as sr
 from bench.figures import (
     BIG,
+    ME_RATIO_TARGET,
     cpu,
     cpu_ratios,
     med,
@@ -12,6 +13,42 @@ from bench.figures import (
     ratios,
     summary,
 )
+
+
+def _target_gap(get, shares, app, profiles, middle, points):
+    """Where /me's CPU beyond 0.6x the bare view's goes, in 0.1 ms steps."""
+    bare, me = get["bare"], get["me"]
+    bare_prof = profiles.get("bare", {})
+    if not (bare and me and shares and bare_prof.get("shares")):
+        return []
+    ratio = med(cpu_ratios(points, "pg", "me", middle))
+    if ratio >= ME_RATIO_TARGET:
+        return []
+    budget = cpu(bare) / ME_RATIO_TARGET
+    bare_app = bare_prof.get("app_cpu_ms", 0.0)
+    extra = {
+        name: share * app - bare_prof["shares"].get(name, 0.0) * bare_app
+        for name, share in shares.items()
+    }
+    big = [(n, ms) for n, ms in sorted(extra.items(), key=lambda kv: -kv[1])]
+    big = [(n, ms) for n, ms in big if ms >= 0.05]
+    return [
+        f"- **The {ME_RATIO_TARGET}x target, missed** ({ratio:.2f}x by CPU at"
+        f" c={middle}). At {ME_RATIO_TARGET}x, /me could cost"
+        f" {budget:.2f} ms of CPU per request (the bare view's {cpu(bare):.2f} ms"
+        f" ÷ {ME_RATIO_TARGET}); it costs {cpu(me):.2f} ms, {cpu(me) - budget:.2f}"
+        " ms over. Beyond the bare view's, /me's gunicorn CPU goes to (py-spy,"
+        " rounded to 0.1 ms): "
+        + "; ".join(f"{name} {round(ms, 1):.1f} ms" for name, ms in big)
+        + f"; PostgreSQL adds {me['pg'] - bare['pg']:.2f} ms."
+        f" The largest part is {big[0][0]} ({big[0][1]:.2f} ms)"
+        + (", the one query /me must make" if big[0][0].startswith("database") else "")
+        + "; the rest is spread over parts of about a tenth of a"
+        " millisecond each, none of which alone closes the gap. Reaching the"
+        " target means cutting into several of them at once (fewer model"
+        " instances per lookup, a cheaper session decode and auth-hash check,"
+        " less middleware on /me); not attempted in issue 17."
+    ]
 
 
 def notes(results, points):
@@ -27,7 +64,10 @@ def notes(results, points):
             "cache": ("redis", "cache-get"),
             "before": ("pg-compiled", "me"),
             "unprepared": ("pg-unprepared", "me"),
-            "nohc": ("pg-nohc", "me"),
+            "hc": ("pg-hc", "me"),
+            "hc-bare": ("pg-hc", "bare"),
+            "pooled": ("pgbouncer", "me"),
+            "pooled-bare": ("pgbouncer", "bare"),
         }.items()
     }
     profiles = results.get("profile") or {}
@@ -62,8 +102,7 @@ def notes(results, points):
                 " (`sessions.lookup.fetch`: `raw()`, its converters, four"
                 " `Model.from_db`), the database round trip and driver at"
                 f" {100 * part('database'):.0f}%, Django's cursor at"
-                f" {100 * part('Django'):.0f}%, the health check at"
-                f" {100 * part('connection'):.0f}%; the session decode, the user"
+                f" {100 * part('Django'):.0f}%; the session decode, the user"
                 f" and auth-hash checks take {100 * part('session decode'):.0f}%."
                 " What every request pays, the bare view's too (the rest of"
                 " Django, gunicorn, the access log, the view and its JSON), is"
@@ -75,7 +114,7 @@ def notes(results, points):
             " each connection (server-side binding, `prepare_threshold=5`):"
             " PostgreSQL runs the stored plan instead of parsing and planning the"
             f" three-table join for every request, {me['pg']:.2f} ms of its CPU per"
-            " /me request, the health check's `SELECT 1` included."
+            " /me request."
         )
         lines.append(text)
     before, unprepared = get["before"], get["unprepared"]
@@ -125,7 +164,7 @@ def notes(results, points):
             f" ({med(cpu_ratios(points, 'pg', 'select1', middle)):.2f}x the bare"
             " view by CPU,"
             f" {med(ratios(points, 'pg', 'select1', middle)):.2f}x by req/s): its"
-            " two round trips (the health check and the query) and Django's cursor"
+            " round trip and Django's cursor"
             " path. /me cannot be cheaper than that plus its own work (the session"
             " lookup's parameters and instances, the session decode, the auth-hash"
             " check, the payload)."
@@ -140,15 +179,33 @@ def notes(results, points):
                 " req/s)."
             )
         lines.append(ref)
-    nohc = get["nohc"]
-    if nohc and me:
+    hc = get["hc"]
+    if hc and me:
         lines.append(
-            "- **No connection health checks** (the app with"
-            " `CONN_HEALTH_CHECKS = False`; measured above, not in the app): /me"
-            f" at {by('pg-nohc')}; {ms_pair(nohc)} per request against {ms_pair(me)}"
-            " with them. The check costs one round trip per request; without it,"
-            " a connection PostgreSQL dropped fails the request that finds it."
+            "- **The health-check round trip** (issue 17). With"
+            " `CONN_HEALTH_CHECKS = True`, as until then, /me was at"
+            f" {by('pg-hc')}; {ms_pair(hc)} per request against {ms_pair(me)}"
+            " without (the bare view, which runs no query, pays nothing either"
+            " way). The app now keeps its connections unchecked, and the session"
+            " lookup, the first query of every authenticated request and a read,"
+            " runs once more on a new connection when the reused one turns out"
+            " dropped (ventures.reconnect; tests/test_stack.py restarts"
+            " PostgreSQL between requests and no request fails)."
         )
+    pooled = get["pooled"]
+    if pooled and me:
+        lines.append(
+            "- **Through PgBouncer** (transaction mode, `DATABASE_POOLER=transaction`):"
+            f" /me at {by('pgbouncer')}; {ms_pair(pooled)} per request (gunicorn +"
+            " PostgreSQL + PgBouncer) against"
+            f" {ms_pair(me)} straight to PostgreSQL. Without prepared statements"
+            " PostgreSQL parses and plans the session lookup for every request"
+            " (as *client-side binding* shows), and PgBouncer adds a hop and its"
+            " own CPU; what it buys is PostgreSQL's connections: `default_pool_size`"
+            " server connections whatever the number of instances"
+            " (docs/capacity.md)."
+        )
+    lines += _target_gap(get, shares, app, profiles, middle, points)
     if shares:
         top = sorted(shares.items(), key=lambda kv: -kv[1])[:4]
         lines.append(

@@ -103,7 +103,8 @@ def plot_throughput(results, points, path):
         "redis": "PostgreSQL + Redis",
         "pg-compiled": "before: compiled lookup",
         "pg-unprepared": "client-side binding",
-        "pg-nohc": "no health checks",
+        "pg-hc": "health checks",
+        "pgbouncer": "PgBouncer",
         "pg-recycle": "max_requests=1000",
     }
     ys, lo, hi, labels, texts, cpus = [], [], [], [], [], []
@@ -125,7 +126,8 @@ def plot_throughput(results, points, path):
         "redis": "#ff7f0e",
         "pg-compiled": "#9467bd",
         "pg-unprepared": "#c5b0d5",
-        "pg-nohc": "#2ca02c",
+        "pg-hc": "#2ca02c",
+        "pgbouncer": "#17becf",
         "pg-recycle": "#999999",
     }
     colors = [palette.get(k, "#2ca02c") for k in keys][: len(ys)]

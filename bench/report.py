@@ -310,12 +310,19 @@ def render(results, points, plots):
         " *Client-side binding* is the app with Django's default binding"
         " (nothing prepared: PostgreSQL parses and plans the join for every"
         " request): from it to *PostgreSQL* is what prepared statements gain."
-        " *No CONN_HEALTH_CHECKS* is the app with"
-        " `CONN_HEALTH_CHECKS = False`, which the app does not do;"
+        " *With CONN_HEALTH_CHECKS* is the app as it was until issue 17: a"
+        " `SELECT 1` round trip before each request's first query (the app now"
+        " runs without, and its session lookup runs once more on a new"
+        " connection when a reused one was dropped: ventures.reconnect)."
+        " *Through PgBouncer* is the app with `DATABASE_POOLER=transaction`"
+        " behind Debian's PgBouncer in transaction mode (deploy/pgbouncer.ini)"
+        " in front of the same database: client-side binding, nothing"
+        " prepared, one more hop; its CPU per request includes PgBouncer's."
         " *max_requests=1000* is the app recycling each worker every 1,000"
         " requests (+ up to 100; the other configurations run with"
         " `GUNICORN_MAX_REQUESTS=0`). /me's CPU per request is split into"
-        " gunicorn (*app*) and the bench database's PostgreSQL backends.\n"
+        " gunicorn (*app*), the bench database's PostgreSQL backends (and"
+        " PgBouncer, when in front).\n"
     )
     add(variants_table(results, points) + "\n")
     add(
@@ -343,9 +350,9 @@ def render(results, points, plots):
     add(
         "In-process (Django's test client, bench settings, the same database), the"
         " last of three identical requests; *health-check round trips* are the"
-        " `SELECT 1` that `CONN_HEALTH_CHECKS = True` sends before the first query of"
-        " every request, below Django's query log (counted by wrapping"
-        " `connection.is_usable`).\n"
+        " `SELECT 1` that `CONN_HEALTH_CHECKS = True` would send before the first"
+        " query of every request, below Django's query log (counted by wrapping"
+        " `connection.is_usable`); the app runs without them since issue 17.\n"
     )
     add(query_table(results) + "\n")
 

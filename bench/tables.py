@@ -14,6 +14,7 @@ from bench.figures import (
     cpu_ratios,
     main_configs,
     med,
+    ms_pair,
     ratios,
     same_view,
     spread,
@@ -44,6 +45,7 @@ def targets(results, points):
                 status(med(me) >= ME_RATIO_TARGET),
             )
         )
+    rows += _issue_17_targets(results, points, middle)
     after = against(points, "pg", "pg-compiled", "me", middle)
     if after:
         after_cpu = against(points, "pg", "pg-compiled", "me", middle, by_cpu=True)
@@ -164,12 +166,50 @@ def throughput_table(results, points):
     return "\n".join(lines)
 
 
+def _issue_17_targets(results, points, middle):
+    """The health-check round trip gone, and /me through PgBouncer."""
+    rows = []
+    q = results.get("queries", {}).get("me (logged in)")
+    side = results.get("server_side", {}).get("me")
+    without = against(points, "pg", "pg-hc", "me", middle, by_cpu=True)
+    if q and side and without:
+        hc = cpu_ratios(points, "pg-hc", "me", middle)
+        now = cpu_ratios(points, "pg", "me", middle)
+        statements = side["statements_per_request"]
+        rows.append(
+            (
+                "/me pays no health-check round trip, and a PostgreSQL restart"
+                " fails no request once it is back (tests/test_stack.py)",
+                f"{q['health_checks']} health-check round trips in-process;"
+                f" PostgreSQL counted {statements:.2f} statements per /me request."
+                f" By CPU per request, /me ÷ bare {med(hc):.2f}x with health"
+                f" checks, {med(now):.2f}x without (without ÷ with, each against"
+                f" its own bare view: {spread(without)})",
+                status(q["health_checks"] == 0 and statements < 1.5),
+            )
+        )
+    pooled = summary(points, ("pgbouncer", "me", middle))
+    if pooled:
+        bare = summary(points, ("pgbouncer", "bare", middle))
+        rows.append(
+            (
+                f"/me through PgBouncer in transaction mode, 0 errors (c={middle})",
+                f"{pooled['requests']:,} requests, {pooled['errors']} errors;"
+                f" {spread(cpu_ratios(points, 'pgbouncer', 'me', middle))} the"
+                " bare view by CPU per request (PgBouncer's CPU included),"
+                f" {spread(ratios(points, 'pgbouncer', 'me', middle))} by req/s",
+                status(pooled["errors"] + (bare["errors"] if bare else 0) == 0),
+            )
+        )
+    return rows
+
+
 def variants_table(results, points):
     middle = results["middle"]
     lines = [
         f"| configuration (c={middle}) | bare req/s | /me req/s | /me ÷ bare req/s |"
         " bare ÷ /me CPU per request | /me p50 / p99 ms |"
-        " /me CPU ms/req: app + PostgreSQL | workers booted |",
+        " /me CPU ms/req: app + PostgreSQL (+ PgBouncer) | workers booted |",
         "| --- | ---: | ---: | --- | --- | ---: | ---: | ---: |",
     ]
     for key in ["pg", *variant_configs(results, points)]:
@@ -182,7 +222,7 @@ def variants_table(results, points):
             f" {spread(ratios(points, key, 'me', middle))} |"
             f" {spread(cpu_ratios(points, key, 'me', middle))} |"
             f" {me['p50']:.1f} / {me['p99']:.1f} |"
-            f" {me['app']:.2f} + {me['pg']:.2f} |"
+            f" {ms_pair(me).removesuffix(' ms')} |"
             f" {bare['booted'] + me['booted']} |"
         )
     return "\n".join(lines)

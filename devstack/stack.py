@@ -40,7 +40,6 @@ from devstack.hosts import (
 from devstack.http import Browser
 from devstack.nginx import Nginx, Sites
 from devstack.patreon import FakePatreonProcess
-from devstack.postgres import ThrowawayPostgres
 from devstack.processes import (
     KEEP,
     ROOT,
@@ -55,7 +54,8 @@ class Stack:
     """
     nginx -> ``instances`` gunicorns (``workers`` each) -> PostgreSQL, with
     Redis and the fake Patreon (behind nginx's TLS). ``database`` is a
-    context manager with a ``url`` (SharedDatabase, ThrowawayPostgres).
+    context manager with a ``url`` and a ``tail`` (SharedDatabase,
+    ThrowawayPostgres, or either behind PgBouncer: devstack.pgbouncer.Pooled).
 
     Use it as a context manager; every process and the directory go at exit.
     """
@@ -212,8 +212,7 @@ class Stack:
     def logs(self, lines=30):
         """The tail of every log, for assertion messages."""
         parts = [p.tail(lines) for p in self.processes]
-        if isinstance(self.db, ThrowawayPostgres):
-            parts.append(self.db.tail(lines))
+        parts.append(self.db.tail(lines))  # PostgreSQL's, PgBouncer's
         return "\n".join(parts)
 
 

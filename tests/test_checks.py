@@ -478,6 +478,23 @@ class TestSharedCache:
         ]
 
 
+class TestDatabasePooler:
+    @pytest.mark.parametrize("pooler", ["", "transaction"])
+    def test_no_pooler_or_a_transaction_mode_pooler_passes(self, pooler):
+        with override_settings(DATABASE_POOLER=pooler):
+            assert checks.check_database_pooler(None) == []
+
+    @pytest.mark.parametrize("pooler", ["Transaction", "session", "pgbouncer", "1"])
+    def test_any_other_value_is_refused(self, pooler):
+        """A typo would run with prepared statements behind a transaction pooler."""
+        with override_settings(DATABASE_POOLER=pooler):
+            assert checks.check_database_pooler(None) == [filled(checks.E071, pooler)]
+
+    @override_settings(DATABASE_POOLER="pgbouncer", DEBUG=True)
+    def test_development_is_not_policed(self):
+        assert checks.check_database_pooler(None) == []
+
+
 class TestPatreonEntitlements:
     """E090-E092: PATREON_ENTITLEMENTS reads one way only, in development too."""
 

@@ -2,9 +2,9 @@
 The per-request SQL budget, pinned: a regression fails here, deterministically,
 long before anyone runs the benchmark (bench/, docs/performance.md).
 
-Counts are Django's queries (CaptureQueriesContext). The connection health
-check gunicorn adds before a request's first query (CONN_HEALTH_CHECKS) is
-not among them; the test client never runs it.
+Counts are Django's queries (CaptureQueriesContext), which are all the
+statements a request sends: the app runs without CONN_HEALTH_CHECKS (no
+``SELECT 1`` before a request's first query; ventures.reconnect instead).
 """
 
 import itertools

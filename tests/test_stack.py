@@ -18,13 +18,16 @@ import sys
 import time
 from pathlib import Path
 
+import psycopg
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
 from devstack.echo import EchoServer
 from devstack.hosts import API_HOST
+from devstack.http import LoginError
 from devstack.load import BackgroundLoad, hammer, log_in_all
+from devstack.pgbouncer import Pooled
 from devstack.postgres import PG_BIN, SharedDatabase, ThrowawayPostgres
 from devstack.processes import ROOT, program, wait_for
 from devstack.stack import Stack, manage
@@ -35,6 +38,8 @@ pytestmark = pytest.mark.slow
 
 ARTIFACTS = ROOT / "test-artifacts"
 HSTS = "max-age=63072000; includeSubDomains; preload"
+# ventures.reconnect's log line when it runs a read again on a new connection.
+DROPPED = "database connection was dropped"
 
 # The misconfiguration behind Steam's Christmas 2015 incident: a shared cache
 # keyed on the URL alone, told to ignore the headers that say "private".
@@ -53,6 +58,7 @@ def tools():
     them, on a laptop as in CI: `make test` installs them.
     """
     needed = ["nginx", "openssl", "envsubst", "redis-server", "createdb", "dropdb"]
+    needed.append("pgbouncer")
     if os.geteuid() == 0:
         needed.append("runuser")
     missing = [name for name in needed if program(name) is None]
@@ -91,6 +97,25 @@ def stack(tools):
     """The stack on a fresh database of the machine's PostgreSQL."""
     with Stack("main", SharedDatabase()) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def pooled_stack(tools):
+    """
+    The stack with both instances through Debian's PgBouncer in transaction
+    mode (deploy/pgbouncer.ini), in front of a fresh database.
+    """
+    with Stack(
+        "pooled", Pooled(SharedDatabase()), DATABASE_POOLER="transaction"
+    ) as running:
+        yield running
+
+
+@pytest.fixture(params=["direct", "pgbouncer"])
+def any_stack(request):
+    """The stack straight on PostgreSQL, then through PgBouncer."""
+    name = {"direct": "stack", "pgbouncer": "pooled_stack"}[request.param]
+    return request.getfixturevalue(name)
 
 
 @pytest.fixture(scope="module")
@@ -135,6 +160,17 @@ def record(name, figures):
     path.write_text(json.dumps(everything, indent=2) + "\n")
 
 
+def postgres_connections(stack):
+    """How many connections PostgreSQL holds for the stack's database now."""
+    database = getattr(stack.db, "server", stack.db)  # behind PgBouncer or not
+    server = database.url.rsplit("/", 1)[0]
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as connection:
+        return connection.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
+            [database.name],
+        ).fetchone()[0]
+
+
 def access_log_count(instance, path):
     return sum(1 for entry in instance.access_log() if entry.get("path") == path)
 
@@ -167,8 +203,9 @@ def test_a_session_made_through_nginx_is_one_session_on_every_instance(stack):
     assert browser.me().status_code == 401
 
 
-def test_a_session_revoked_on_one_instance_is_refused_by_the_other(stack):
+def test_a_session_revoked_on_one_instance_is_refused_by_the_other(any_stack):
     """The patron, on a second device, ends the first one's session through B."""
+    stack = any_stack
     laptop, phone = stack.browser(), stack.browser()
     laptop.log_in("1002")
     phone.log_in("1002")
@@ -195,7 +232,8 @@ def test_a_session_revoked_on_one_instance_is_refused_by_the_other(stack):
 # ------------------------------------------------------------------------------
 
 
-def test_two_hundred_people_each_see_only_themselves_under_load(stack):
+def test_two_hundred_people_each_see_only_themselves_under_load(any_stack, request):
+    stack = any_stack
     patrons = [str(n) for n in range(200000, 200200)]
     began = time.perf_counter()
     browsers = log_in_all(stack, patrons, threads=16)
@@ -215,13 +253,46 @@ def test_two_hundred_people_each_see_only_themselves_under_load(stack):
         "login_seconds": round(login_seconds, 2),
         "logins_per_second": round(len(browsers) / login_seconds, 1),
         "served_by_instance": dict(zip(("a", "b"), served, strict=True)),
+        # Held once the load is over: CONN_MAX_AGE (direct), or PgBouncer's pool.
+        "postgres_connections": postgres_connections(stack),
     }
-    record("isolation", figures)
+    record(f"isolation[{request.node.callspec.id}]", figures)
     assert result.requests >= 10_000, figures
     assert not result.mismatches, f"{result.mismatches[:10]}\n{figures}"
     assert not result.errors, f"{result.errors[:10]}\n{figures}\n{stack.logs()}"
     # Round-robin: requests of the same sessions went to both instances.
     assert min(served) >= result.requests // 4, figures
+
+
+def test_without_database_pooler_the_app_fails_behind_pgbouncer(pooled_stack):
+    """
+    The control of the load above through PgBouncer: an instance that
+    prepares statements (DATABASE_POOLER unset, as before issue 17) behind
+    the same PgBouncer fails logins and requests with "prepared statement
+    ... already exists" (or "does not exist"): PgBouncer hands each
+    transaction whichever server connection is free.
+    """
+    stack = pooled_stack
+    instance = stack.gunicorn("prepared", DATABASE_POOLER="")
+    with stack.running(instance):
+        front = stack.nginx_for("prepared", [instance])
+        with stack.running(front):
+            failed_logins, browsers = [], []
+            for patron in [str(n) for n in range(204000, 204008)]:
+                browser = stack.browser(via=front)
+                try:
+                    browser.log_in(patron)
+                except LoginError:
+                    failed_logins.append(patron)
+                else:
+                    browsers.append((browser, patron))
+            result = hammer(browsers, rounds=10, threads=8, via=front)
+    record(
+        "prepared_statements_behind_pgbouncer",
+        {"failed_logins": len(failed_logins), **result.figures()},
+    )
+    assert failed_logins or result.errors, result.figures()
+    assert "prepared statement" in instance.log.read_text()
 
 
 def test_a_shared_cache_in_front_would_be_caught(stack):
@@ -354,6 +425,33 @@ def test_postgres_restart_answers_503_then_recovers_with_every_session(pg_stack)
             response = browser.direct(instance, "/api/auth/me")
             assert response.status_code == 200, f"{patron} on {instance.name}"
             assert patreon_id(response) == patron
+
+
+def test_a_postgres_restart_between_requests_fails_none_of_the_next(pg_stack):
+    """
+    Without CONN_HEALTH_CHECKS, each worker thread still holds a connection
+    the restart dropped: the session lookup notices, and runs once more on a
+    new connection (ventures.reconnect), so not even the first request
+    after the restart fails.
+    """
+    stack = pg_stack
+    browsers = log_in_all(stack, [str(n) for n in range(205000, 205016)])
+    # Every thread of every worker opens its connection (16 at once).
+    warm = hammer(browsers, rounds=5, threads=16)
+    assert not warm.errors, warm.errors[:5]
+    logged_before = sum(i.log.read_text().count(DROPPED) for i in stack.instances)
+
+    stack.db.stop("fast")
+    stack.db.start()
+    result = hammer(browsers, rounds=5, threads=16)
+
+    retried = (
+        sum(i.log.read_text().count(DROPPED) for i in stack.instances) - logged_before
+    )
+    figures = {**result.figures(), "retried": retried}
+    record("postgres_restart_between_requests", figures)
+    assert not result.errors, f"{result.errors[:5]}\n{stack.logs()}"
+    assert retried > 0, stack.logs()
 
 
 def test_without_redis_logins_and_me_keep_working(stack):

@@ -28,6 +28,8 @@ SAMESITE_VALUES = ("Strict", "Lax", "None")
 # exactly "true" and never reaches the policy.
 PRODUCTION_DEBUG_VALUES = ("", "false")
 
+DATABASE_POOLERS = ("", "transaction")  # E071: none, or a transaction-mode pooler
+
 # Caches every worker process and instance shares, with an atomic increment:
 # the rate limiter's counters must live in one of them. REDIS_URL is the
 # only way the settings configure one.
@@ -175,6 +177,13 @@ E070 = Error(
     "count login attempts on its own, multiplying each rate limit by their number.",
     hint="Set REDIS_URL=redis://host:6379/0, the Redis every instance shares.",
     id="ventures.E070",
+)
+
+E071 = Error(
+    "DATABASE_POOLER is %r, which names no pooler the app knows how to run behind.",
+    hint="Leave DATABASE_POOLER empty to connect to PostgreSQL itself, or set it "
+    "to 'transaction' behind PgBouncer in transaction mode (deploy/pgbouncer.ini).",
+    id="ventures.E071",
 )
 
 _ENTITLEMENTS_HINT = (
@@ -445,6 +454,15 @@ def check_shared_cache(app_configs, **kwargs):
     if backend in SHARED_CACHE_BACKENDS:
         return []
     return [_formatted(E070, backend or "not configured")]
+
+
+@register(Tags.security)
+@_production_only
+def check_database_pooler(app_configs, **kwargs):
+    """E071: the app knows what sits between it and PostgreSQL."""
+    if settings.DATABASE_POOLER in DATABASE_POOLERS:
+        return []
+    return [_formatted(E071, settings.DATABASE_POOLER)]
 
 
 @register(Tags.security)

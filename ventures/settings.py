@@ -199,20 +199,39 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 }
-# Persistent connections, checked before reuse so a restarted PostgreSQL
-# costs one failed check instead of a failed request.
+# Persistent connections, not checked before reuse: CONN_HEALTH_CHECKS would
+# cost a SELECT 1 round trip on every request (docs/performance.md). After a
+# PostgreSQL restart, the session lookup every authenticated request starts
+# with retries once on a new connection instead (ventures.reconnect); any
+# other first query fails once (503) and Django drops its broken connection.
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+# What sits between the app and PostgreSQL: "" nothing (the app connects to
+# PostgreSQL itself), "transaction" a pooler in transaction mode (PgBouncer,
+# deploy/pgbouncer.ini). Anything else is refused (ventures.E071).
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Parameters bound on the server, and a statement prepared once it has run
-    # five times on a connection (psycopg's default): PostgreSQL then parses
-    # and plans the session lookup of every authenticated request once per
-    # connection, not per request (docs/performance.md). Django leaves both
-    # off by default for transaction-mode poolers; the app connects directly
-    # (PgBouncer 1.21+ with max_prepared_statements copes too).
-    DATABASES["default"].setdefault("OPTIONS", {}).update(
-        server_side_binding=True, prepare_threshold=5
-    )
+    if DATABASE_POOLER == "transaction":
+        # Each transaction may run on another server connection, so nothing
+        # may outlive one: no prepared statements (they live on a server
+        # connection: "prepared statement _pg3_0 already exists" on the next
+        # client to get it), parameters bound on the client (Django's default),
+        # and no server-side cursors (WITH HOLD cursors outlive their
+        # transaction). The one SET Django sends, TimeZone, PgBouncer replays
+        # on each server connection, and deploy/pgbouncer.ini makes it
+        # needless (timezone=UTC).
+        DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+        DATABASES["default"].setdefault("OPTIONS", {}).update(prepare_threshold=None)
+    else:
+        # Parameters bound on the server, and a statement prepared once it has
+        # run five times on a connection (psycopg's default): PostgreSQL then
+        # parses and plans the session lookup of every authenticated request
+        # once per connection, not per request (docs/performance.md). Django
+        # leaves both off by default for transaction-mode poolers, which
+        # DATABASE_POOLER=transaction says is in front.
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            server_side_binding=True, prepare_threshold=5
+        )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded default, made to take concurrent logins (docs/performance.md).
     # WAL: readers go on while one connection writes. IMMEDIATE: a transaction
