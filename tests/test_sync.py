@@ -247,3 +247,30 @@ def test_a_page_never_overwrites_a_newer_read(campaign):
         "declined_patron",
         "login",
     )
+
+
+@pytest.mark.parametrize("stale", ["announced", "stored"])
+def test_a_re_read_tries_the_announced_member_id_then_the_stored_one(
+    patron, creator_token, fake_patreon, stale
+):
+    """A membership deleted and made again has a new id: either may be stale."""
+    from accounts.models import WebhookDelivery
+
+    current = row("1001").member_id
+    gone = "00000000-0000-4000-8000-000000000000"
+    announced, stored = (gone, current) if stale == "announced" else (current, gone)
+    PatreonMembership.objects.filter(patreon_id="1001").update(member_id=stored)
+    WebhookDelivery.objects.create(
+        key="k" * 64,
+        event="members:create",
+        received_at=timezone.now(),
+        patreon_id="1001",
+        member_id=announced,
+        outcome="marked",
+    )
+    fake_patreon.act("1001", "cancel", webhook=False)
+    assert sync.reread("1001") == "updated"
+    assert (row("1001").patron_status, row("1001").member_id) == (
+        "former_patron",
+        current,
+    )

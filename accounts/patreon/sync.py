@@ -64,22 +64,40 @@ class SyncRunning(Exception):
 # ------------------------------------------------------------------------------
 
 
-def _member_id_of(patreon_id):
-    """Where to re-read ``patreon_id``: their row's member id, else the last
-    webhook that named one (a patron who joined after logging in)."""
-    member_id = (
-        PatreonMembership.objects.filter(patreon_id=patreon_id)
-        .values_list("member_id", flat=True)
-        .first()
-    )
-    if member_id:
-        return member_id
-    return (
+def _member_ids_of(patreon_id):
+    """
+    Where to re-read ``patreon_id``: the member id of the last webhook that
+    named one (a patron who joined after logging in, or whose membership
+    was deleted and made again), then their row's.
+    """
+    announced = (
         WebhookDelivery.objects.filter(patreon_id=patreon_id)
         .exclude(member_id="")
         .order_by("-received_at")
         .values_list("member_id", flat=True)
         .first()
+    )
+    stored = (
+        PatreonMembership.objects.filter(patreon_id=patreon_id)
+        .values_list("member_id", flat=True)
+        .first()
+    )
+    return list(dict.fromkeys(filter(None, [announced, stored])))
+
+
+def _read_member(patreon_id, member_id, campaign_id):
+    """The snapshot Patreon gives of ``member_id``, if it is this patron's
+    membership of our campaign; else None (404, someone else's, elsewhere)."""
+    document = client.get(f"members/{member_id}", MEMBER_PARAMS, endpoint="member")
+    member = document and document.get("data")
+    if not isinstance(member, dict):
+        return None
+    if identity.member_user_id(member) != patreon_id:
+        return None
+    if identity.related_id(member, "campaign") != campaign_id:
+        return None
+    return identity.member_snapshot(
+        member, identity.included_index(document), campaign_id
     )
 
 
@@ -92,22 +110,18 @@ def reread(patreon_id):
     """
     if not memberships.exists(patreon_id):
         return "unknown"
-    member_id = _member_id_of(patreon_id)
-    if not member_id:
+    member_ids = _member_ids_of(patreon_id)
+    if not member_ids:
         return "no_member_id"
     campaign_id = settings.PATREON_CAMPAIGN_ID
     read_started_at = timezone.now()
-    document = client.get(f"members/{member_id}", MEMBER_PARAMS, endpoint="member")
-    member = document and document.get("data")
-    owner = identity.member_user_id(member) if isinstance(member, dict) else None
-    same_campaign = identity.related_id(member, "campaign") == campaign_id
-    if owner == patreon_id and same_campaign:
-        snapshot = identity.member_snapshot(
-            member, identity.included_index(document), campaign_id
-        )
+    for member_id in member_ids:
+        snapshot = _read_member(patreon_id, member_id, campaign_id)
+        if snapshot is not None:
+            break
     else:
-        # 404 (a member deleted: never paid), or the id now names someone
-        # else or another campaign: this patron is no member of ours.
+        # Deleted (never paid), or every id now names someone else or
+        # another campaign: this patron is no member of ours.
         snapshot = {**identity.NO_MEMBERSHIP, "campaign_id": campaign_id}
     written = memberships.apply(
         patreon_id,
