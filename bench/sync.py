@@ -2,9 +2,10 @@
 The full sync (accounts.patreon.sync) against campaigns of growing size:
 pages/s, rows/s and the sync's peak memory, which should stay flat.
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/NAME python -m bench.sync
+    python -m bench.sync [--sizes 10000,50000,100000]
 
-For each size N (``--sizes``): a fake Patreon process whose campaign holds N
+On a fresh database of the machine's PostgreSQL (dropped afterwards), for
+each size N (``--sizes``): a fake Patreon process whose campaign holds N
 members, N membership rows (everyone has logged in once, three days ago),
 and one full sync, unpaced, of which it reports the time, the pages and rows
 per second and the peak of Python's allocations (tracemalloc) during it.
@@ -15,7 +16,6 @@ Prints a Markdown table for docs/performance.md.
 """
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -27,6 +27,7 @@ import requests
 from bench import memberships
 from bench.session_rows import setup_django
 from devstack.patreon import FakePatreonProcess
+from devstack.postgres import SharedDatabase
 
 FIRST_MEMBER_ID = 2_000_000  # fake_patreon.world's dynamic range
 
@@ -110,7 +111,17 @@ def main():
     parser.add_argument("--no-paced", action="store_true", help="skip the paced run")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    setup_django(os.environ["DATABASE_URL"])
+    with SharedDatabase() as database:
+        results = measure(database.url, sizes, paced=not args.no_paced)
+    print(table(results))
+    memberships.save("sync", table(results))
+    if any(r["outcome"] != "complete" for r in results):
+        sys.exit("a sync did not complete")
+
+
+def measure(database_url, sizes, paced):
+    """Each size's sync, then the paced one; the figures."""
+    setup_django(database_url)
     from django.conf import settings
     from django.core.management import call_command
 
@@ -123,14 +134,15 @@ def main():
             fake = f"http://127.0.0.1:{fake_process.port}"
             settings.PATREON_BASE_URL = fake
             results = [one_sync(fake, size, 0, False) for size in sizes]
-            if not args.no_paced:
+            if paced:
                 results.append(one_sync(fake, sizes[-1], sync.PAGE_INTERVAL, True))
         finally:
             fake_process.stop()
-    print(table(results))
-    memberships.save("sync", table(results))
-    if any(r["outcome"] != "complete" for r in results):
-        sys.exit("a sync did not complete")
+    # Django's connection would keep the database from being dropped.
+    from django.db import connections
+
+    connections.close_all()
+    return results
 
 
 if __name__ == "__main__":

@@ -90,6 +90,10 @@ NOT_RUN = {
     ),
     "make bench BENCH_ARGS=--quick": "still minutes of load on a shared "
     "machine, and it rewrites docs/performance.md too",
+    ".venv/bin/python -m bench.sync": "minutes of load, and it rewrites "
+    "bench/memberships.json; tests/test_sync.py runs the same full sync",
+    ".venv/bin/python -m bench.rereads": "minutes of load, and it rewrites "
+    "bench/memberships.json; tests/test_stack.py runs the same path end to end",
 }
 PATRON = "1001"
 
