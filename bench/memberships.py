@@ -36,6 +36,39 @@ INTRO = {
 }
 
 
+FIRST_MEMBER_ID = 2_000_000  # fake_patreon.world's dynamic range
+
+
+def seed(execute, count, synced_ago):
+    """
+    ``count`` members of the fake's campaign (its dynamic range), each a user
+    with a membership row read ``synced_ago`` (an SQL interval) ago, as after
+    a login: ``execute(sql, params)`` runs on the bench's database.
+    """
+    execute(
+        """
+        INSERT INTO accounts_user (id, password, is_superuser, username,
+            first_name, last_name, email, is_staff, is_active, date_joined,
+            name, avatar_url)
+        SELECT n, '!', false, 'patreon-' || (%s + n), '', '', '', false,
+            true, now(), '', ''
+        FROM generate_series(1, %s) AS n
+        """,
+        [FIRST_MEMBER_ID - 1, count],
+    )
+    execute(
+        """
+        INSERT INTO accounts_patreonmembership (user_id, patreon_id,
+            campaign_id, patron_status, entitled_amount_cents, tiers,
+            synced_at)
+        SELECT n, (%s + n)::text, '9000001', 'active_patron', 300, '[]',
+            now() - %s::interval
+        FROM generate_series(1, %s) AS n
+        """,
+        [FIRST_MEMBER_ID - 1, synced_ago, count],
+    )
+
+
 def save(key, text):
     """Keep ``text`` (Markdown) as the latest ``key`` figures."""
     saved = json.loads(SAVED.read_text()) if SAVED.exists() else {}

@@ -35,35 +35,6 @@ from devstack.stack import Stack
 from fake_patreon.patrons import Directory
 from fake_patreon.webhooks import WebhookSender
 
-FIRST_MEMBER_ID = 2_000_000  # fake_patreon.world's dynamic range
-
-
-def seed(url, count):
-    """``count`` members of the fake's campaign, known here since a login."""
-    with psycopg.connect(url, autocommit=True) as db:
-        db.execute(
-            """
-            INSERT INTO accounts_user (id, password, is_superuser, username,
-                first_name, last_name, email, is_staff, is_active, date_joined,
-                name, avatar_url)
-            SELECT n, '!', false, 'patreon-' || (%s + n), '', '', '', false,
-                true, now(), '', ''
-            FROM generate_series(1, %s) AS n
-            """,
-            [FIRST_MEMBER_ID - 1, count],
-        )
-        db.execute(
-            """
-            INSERT INTO accounts_patreonmembership (user_id, patreon_id,
-                campaign_id, patron_status, entitled_amount_cents, tiers,
-                synced_at)
-            SELECT n, (%s + n)::text, '9000001', 'active_patron', 300, '[]',
-                now() - interval '1 hour'
-            FROM generate_series(1, %s) AS n
-            """,
-            [FIRST_MEMBER_ID - 1, count],
-        )
-
 
 def unread(url):
     with psycopg.connect(url, autocommit=True) as db:
@@ -83,7 +54,8 @@ def main():
     with Stack("rereads", SharedDatabase(), instances=1) as stack:
         fake = f"http://127.0.0.1:{stack.fake.port}/__fake"
         requests.post(f"{fake}/campaign", json={"size": args.count}, timeout=10)
-        seed(stack.db.url, args.count)
+        with psycopg.connect(stack.db.url, autocommit=True) as db:
+            memberships.seed(db.execute, args.count, "1 hour")
         answer = requests.post(f"{fake}/creator/token", timeout=10).json()
         run(
             [sys.executable, "manage.py", "patreon", "creator-token", "set"],
@@ -99,7 +71,8 @@ def main():
             headers={"Host": API_HOST, "X-Forwarded-Proto": "https"},
         )
         deliveries = [
-            sender.member_event(str(FIRST_MEMBER_ID + i)) for i in range(args.count)
+            sender.member_event(str(memberships.FIRST_MEMBER_ID + i))
+            for i in range(args.count)
         ]
         local = threading.local()
         with stack.running(stack.worker(concurrency=args.concurrency)):

@@ -29,8 +29,6 @@ from bench.session_rows import setup_django
 from devstack.patreon import FakePatreonProcess
 from devstack.postgres import SharedDatabase
 
-FIRST_MEMBER_ID = 2_000_000  # fake_patreon.world's dynamic range
-
 
 def seed(size):
     """``size`` users with a membership row each, as after their login."""
@@ -39,28 +37,7 @@ def seed(size):
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE accounts_user CASCADE")
         cursor.execute("DELETE FROM accounts_syncrun")
-        cursor.execute(
-            """
-            INSERT INTO accounts_user (id, password, is_superuser, username,
-                first_name, last_name, email, is_staff, is_active, date_joined,
-                name, avatar_url)
-            SELECT n, '!', false, 'patreon-' || (%s + n), '', '', '', false,
-                true, now(), '', ''
-            FROM generate_series(1, %s) AS n
-            """,
-            [FIRST_MEMBER_ID - 1, size],
-        )
-        cursor.execute(
-            """
-            INSERT INTO accounts_patreonmembership (user_id, patreon_id,
-                campaign_id, patron_status, entitled_amount_cents, tiers,
-                synced_at)
-            SELECT n, (%s + n)::text, '9000001', 'active_patron', 300, '[]',
-                now() - interval '3 days'
-            FROM generate_series(1, %s) AS n
-            """,
-            [FIRST_MEMBER_ID - 1, size],
-        )
+        memberships.seed(cursor.execute, size, "3 days")
 
 
 def one_sync(fake, size, pace, limiter):

@@ -78,15 +78,21 @@ def healthz(request):
     return JsonResponse({"status": "ok"})
 
 
+def _run(functions, kind):
+    """``{name: result}`` of each of ``functions``; "unreachable" if it raised."""
+    results = {}
+    for name, function in functions.items():
+        try:
+            results[name] = function()
+        except Exception as e:
+            logger.warning("readiness %s %s failed: %s", kind, name, e)
+            results[name] = "unreachable"
+    return results
+
+
 def readiness():
     """``{check: result}``, and whether every result lets the instance serve."""
-    results = {}
-    for name, check in CHECKS.items():
-        try:
-            results[name] = check()
-        except Exception as e:
-            logger.warning("readiness check %s failed: %s", name, e)
-            results[name] = "unreachable"
+    results = _run(CHECKS, "check")
     return results, all(v in ("ok", "not configured") for v in results.values())
 
 
@@ -113,13 +119,7 @@ class ReadinessCollector:
 def readyz(request):
     """Ready to serve: 200, or 503 naming what is not."""
     results, ready = readiness()
-    reports = {}
-    for name, report in REPORTS.items():
-        try:
-            reports[name] = report()
-        except Exception as e:
-            logger.warning("readiness report %s failed: %s", name, e)
-            reports[name] = "unreachable"
+    reports = _run(REPORTS, "report")
     return JsonResponse(
         {
             "status": "ready" if ready else "unavailable",

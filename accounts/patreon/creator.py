@@ -86,16 +86,19 @@ def store(answer, *, patreon_id="", now=None):
     """Keep ``answer`` (a TokenAnswer) as the credential, valid from ``now``."""
     now = now or timezone.now()
     with transaction.atomic():
-        credential = (
-            CreatorCredential.objects.select_for_update()
-            .filter(pk=CREDENTIAL_ID)
-            .first()
-        ) or CreatorCredential(pk=CREDENTIAL_ID)
+        credential = locked() or CreatorCredential(pk=CREDENTIAL_ID)
         _write(credential, answer, now)
         credential.throttled_until = None
         credential.patreon_id = patreon_id or credential.patreon_id
         credential.save()
     return credential
+
+
+def locked():
+    """The credential's row, locked until the transaction ends; or None."""
+    return (
+        CreatorCredential.objects.select_for_update().filter(pk=CREDENTIAL_ID).first()
+    )
 
 
 def status():
@@ -141,11 +144,7 @@ def refresh(used_token, *, now=None):
     """
     now = now or timezone.now()
     with transaction.atomic():
-        credential = (
-            CreatorCredential.objects.select_for_update()
-            .filter(pk=CREDENTIAL_ID)
-            .first()
-        )
+        credential = locked()
         _usable(credential, now)
         current = sealing.unseal(credential.access_token)
         if current != used_token:

@@ -5,7 +5,6 @@ import time
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from accounts.models import CreatorCredential
 from accounts.patreon import client, creator, sealing, sync
 from accounts.patreon.errors import (
     CredentialInvalid,
@@ -112,11 +111,7 @@ class Command(BaseCommand):
     def token_reseal(self):
         """Seal the stored tokens under the first key of PATREON_TOKEN_KEYS."""
         with transaction.atomic():
-            credential = (
-                CreatorCredential.objects.select_for_update()
-                .filter(pk=creator.CREDENTIAL_ID)
-                .first()
-            )
+            credential = creator.locked()
             if credential is None:
                 raise CredentialMissing
             credential.access_token = sealing.reseal(credential.access_token)
