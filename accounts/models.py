@@ -140,6 +140,9 @@ class SyncRun(models.Model):
     members_seen = models.PositiveIntegerField(default=0)
     updated = models.PositiveIntegerField(default=0)
     marked_gone = models.PositiveIntegerField(default=0)
+    # A complete walk that marked the unlisted: its count is the baseline the
+    # next runs are held to (a run that saw too few is not one).
+    baseline = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

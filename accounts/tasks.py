@@ -12,11 +12,11 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from procrastinate import RetryDecision, RetryStrategy
 from procrastinate.contrib.django import app
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 
 from accounts.models import WebhookDelivery
 from accounts.patreon import sync
@@ -87,6 +87,10 @@ def defer_reread(patreon_id):
             )
     except AlreadyEnqueued:
         pass
+    except ConnectorException as e:
+        # procrastinate's name for the database failing: the caller's
+        # (the webhook answers 503, and Patreon delivers again).
+        raise DatabaseError(str(e)) from e
 
 
 @app.periodic(cron="*/5 * * * *")
@@ -97,13 +101,11 @@ def sync_pending(timestamp):
         defer_reread(patreon_id)
 
 
+# One full sync at a time is the SyncRun table's rule (across workers and
+# `manage.py patreon sync --full`), not a queue lock: a lock held by a job
+# whose worker was killed would hold every later sync back.
 @app.periodic(cron="0 */6 * * *")
-@app.task(
-    name="patreon.full_sync",
-    queueing_lock="patreon.full_sync",
-    lock="patreon.full_sync",
-    retry=RETRY,
-)
+@app.task(name="patreon.full_sync", queueing_lock="patreon.full_sync", retry=RETRY)
 def full_sync(timestamp):
     """The full sync, every six hours."""
     try:
@@ -122,3 +124,21 @@ def purge_deliveries(timestamp):
         received_at__lt=timezone.now() - DELIVERY_RETENTION
     ).delete()
     logger.info("purged %d webhook deliveries", deleted)
+
+
+@app.periodic(cron="*/5 * * * *")
+@app.task(
+    name="procrastinate.retry_stalled_jobs",
+    queueing_lock="retry_stalled",
+    pass_context=True,
+)
+async def retry_stalled_jobs(context, timestamp):
+    """
+    Run again the jobs of workers that died mid-job (killed by a deploy, a
+    crash): procrastinate leaves them "doing", holding their patron's lock,
+    until someone retries them. A worker silent for 5 minutes is dead.
+    """
+    manager = context.app.job_manager
+    for job in await manager.get_stalled_jobs(seconds_since_heartbeat=300):
+        logger.warning("retrying job %s (%s): its worker died", job.id, job.task_name)
+        await manager.retry_job(job)

@@ -39,7 +39,9 @@ EMAIL_SCOPE = "campaigns.members[email]"
 class Bugs:
     """Patreon's reported pagination bugs, each off until switched on."""
 
-    NAMES = ("repeat_cursor", "ignore_page_size")
+    # lose_place: every cursor but the first is lost, and its page is the
+    # first page again, with no next cursor (the listing ends early).
+    NAMES = ("repeat_cursor", "ignore_page_size", "lose_place")
 
     def __init__(self):
         self._lock = threading.Lock()
@@ -172,6 +174,11 @@ def members_document(world, query, scopes, bugs, api_url):
     count = page_size(query, bugs)
     cursor = query.get("page[cursor]")
     after = decode_cursor(cursor) if cursor else -1
+    lost = False
+    if cursor and "lose_place" in bugs:
+        first_page, _ = world.members(-1, count)
+        lost = bool(first_page) and after != int(first_page[-1].id)
+        after = -1 if lost else after
     patrons, total = world.members(after, count)
     # Keyed by (type, id): JSON:API includes each resource once.
     included = {}
@@ -185,6 +192,8 @@ def members_document(world, query, scopes, bugs, api_url):
         next_cursor = encode_cursor(patrons[-1].id)
     if next_cursor and cursor and "repeat_cursor" in bugs:
         next_cursor = cursor
+    if lost:
+        next_cursor = None
     document = {
         "data": data,
         "meta": {"pagination": {"cursors": {"next": next_cursor}, "total": total}},

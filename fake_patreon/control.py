@@ -49,7 +49,7 @@ Throttling and bugs (fake_patreon.throttle, fake_patreon.api):
                                     or {"limiter": true|false} alone
     DELETE /__fake/throttle         nothing armed, limiter off
     GET /__fake/bugs                {"repeat_cursor": bool, "ignore_page_size":
-                                    bool}
+                                    bool, "lose_place": bool}
     POST /__fake/bugs               the same object, or part of it
 
 Webhooks (fake_patreon.webhooks.Outbox):

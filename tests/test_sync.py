@@ -170,16 +170,17 @@ def test_an_ignored_page_size_still_completes(campaign):
     assert row("7777777").patron_status == ""
 
 
-def test_a_suspicious_drop_marks_nobody_gone(campaign):
+def test_a_suspicious_drop_marks_nobody_gone_run_after_run(campaign):
     known("2000001", "7777777")
     sync.full_sync(pace=0)
     known("2000005")
     campaign.directory.resize(1000)  # from 2,500: more than half gone at once
-    run = sync.full_sync(pace=0)
-    assert run.outcome == "complete"
-    assert run.marked_gone == 0
-    assert "fewer than half" in run.detail
-    assert row("2000005").patron_status == "active_patron"
+    for _ in range(2):  # the short run is no baseline for the next one
+        run = sync.full_sync(pace=0)
+        assert run.outcome == "complete"
+        assert run.marked_gone == 0
+        assert "fewer than half" in run.detail
+        assert row("2000005").patron_status == "active_patron"
 
 
 def test_an_interrupted_sync_marks_nobody_gone(campaign):
@@ -274,3 +275,12 @@ def test_a_re_read_tries_the_announced_member_id_then_the_stored_one(
         "former_patron",
         current,
     )
+
+
+def test_a_listing_that_loses_its_place_aborts(campaign):
+    """Page 3 is page 1 again and the listing ends: nobody unlisted is gone."""
+    known("2000001", "2002400")
+    campaign.bugs.set({"lose_place": True})
+    with pytest.raises(sync.SyncAborted, match="listed before"):
+        sync.full_sync(pace=0)
+    assert row("2002400").patron_status == "active_patron"

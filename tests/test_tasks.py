@@ -163,3 +163,24 @@ def test_readyz_reports_the_workers_heartbeat(client):
         "worker": "ok",
         "patreon_credential": "missing",
     }
+
+
+def test_a_job_left_by_a_dead_worker_is_run_again(client, creator_token, fake_patreon):
+    """A deploy killed the worker mid-job: the job would hold its lock forever."""
+    log_in(client, "1001")
+    fake_patreon.act("1001", "cancel", webhook=False)
+    tasks.defer_reread("1001")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO procrastinate_workers (last_heartbeat)"
+            " VALUES (now() - interval '1 hour') RETURNING id"
+        )
+        (dead,) = cursor.fetchone()
+        cursor.execute(
+            "UPDATE procrastinate_jobs SET status = 'doing', worker_id = %s", [dead]
+        )
+    tasks.retry_stalled_jobs.defer(timestamp=0)
+    run_worker()
+    assert PatreonMembership.objects.get(patreon_id="1001").patron_status == (
+        "former_patron"
+    )

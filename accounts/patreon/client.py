@@ -38,8 +38,10 @@ def get(path, params, *, endpoint):
     token = creator.access_token()
     response = _get(path, params, token, endpoint)
     if response.status_code == 401:
-        token = creator.refresh(token)
-        response = _get(path, params, token, endpoint)
+        fresh = creator.refresh(token)
+        if fresh == token:  # no token call allowed yet: try again later
+            raise PatreonUnavailable(f"{endpoint}: 401, no new token yet")
+        response = _get(path, params, fresh, endpoint)
         if response.status_code == 401:
             raise Refused(f"{endpoint}: 401 with a fresh token")
     if response.status_code == 404:
@@ -110,8 +112,22 @@ def creator_of_campaign(token):
             isinstance(campaign, dict)
             and str(campaign.get("id")) == settings.PATREON_CAMPAIGN_ID
         ):
+            _check_reads_members(token)
             return identity.related_id(campaign, "creator")
     raise Refused(
         f"the token's campaigns do not include PATREON_CAMPAIGN_ID "
         f"({settings.PATREON_CAMPAIGN_ID})"
     )
+
+
+def _check_reads_members(token):
+    """Refused unless ``token`` may list our campaign's members (one row)."""
+    path = f"campaigns/{settings.PATREON_CAMPAIGN_ID}/members"
+    response = _get(path, {"page[count]": "1"}, token, endpoint="campaign_members")
+    if response.status_code in (401, 403):
+        raise Refused(
+            f"campaign_members: HTTP {response.status_code} {_error_code(response)}"
+            " (the token lacks the campaigns.members scope?)"
+        )
+    if response.status_code != 200:
+        raise PatreonUnavailable(f"campaign_members: HTTP {response.status_code}")

@@ -88,7 +88,9 @@ def store(answer, *, patreon_id="", now=None):
     with transaction.atomic():
         credential = locked() or CreatorCredential(pk=CREDENTIAL_ID)
         _write(credential, answer, now)
-        credential.throttled_until = None
+        # A new pair owes nothing to the last token call; Patreon's 429 wait
+        # is for the client and stays.
+        credential.token_call_at = None
         credential.patreon_id = patreon_id or credential.patreon_id
         credential.save()
     return credential
@@ -151,10 +153,10 @@ def refresh(used_token, *, now=None):
             return current  # refreshed by someone else while we waited
         last_call = credential.token_call_at
         if last_call and now - last_call < REFRESH_AT_MOST_EVERY:
-            # A token this new that Patreon refuses is not cured by another.
-            if refresh_due(credential, now):
-                return current
-            raise PatreonUnavailable("refused a token refreshed minutes ago")
+            # At most one token call per interval, whatever it answered: the
+            # caller goes on with the token it has (client.get retries later
+            # if Patreon refuses it).
+            return current
         refresh_token = sealing.unseal(credential.refresh_token)
         # Counted against the minimum interval whatever the outcome.
         credential.token_call_at = now

@@ -15,6 +15,7 @@ from django.db import DatabaseError
 
 from accounts.patreon import client, creator
 from accounts.patreon.errors import PatreonUnavailable, Refused
+from accounts.patreon.sealing import SealError
 from ventures import events
 
 logger = logging.getLogger(__name__)
@@ -45,11 +46,14 @@ def adopt(patreon_id, token_answer):
             reason=str(e)[:100],
         )
         return False
-    creator.store(answer, patreon_id=patreon_id)
+    try:
+        creator.store(answer, patreon_id=patreon_id)
+    except (DatabaseError, SealError):
+        logger.exception("creator login of %s: its tokens not stored", patreon_id)
+        return False  # the login itself has succeeded: it stands
     events.emit(
         events.PATREON_TOKEN_REFRESHED,
         patreon_id=patreon_id,
         outcome="creator_login_adopted",
-        expires_at=creator.status().expires_at.isoformat(),
     )
     return True

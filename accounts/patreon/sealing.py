@@ -37,12 +37,3 @@ def reseal(sealed):
         return _keys().rotate(sealed.encode()).decode()
     except InvalidToken as e:
         raise SealError("no key in PATREON_TOKEN_KEYS opens the stored token") from e
-
-
-def key_is_valid(key):
-    """Whether ``key`` is a Fernet key (32 bytes, URL-safe base64)."""
-    try:
-        Fernet(key)
-    except ValueError:
-        return False
-    return True

@@ -28,13 +28,18 @@ MEMBER_PARAMS = {
     "fields[member]": identity.IDENTITY_PARAMS["fields[member]"],
     "fields[tier]": "title,amount_cents",
 }
+# A re-read tries at most this many member ids the webhooks named.
+ANNOUNCED_IDS_TRIED = 3
 # Patreon's largest page.
 PAGE_SIZE = 1000
 # Patreon allows a token 100 calls a minute (and a client 100 per 2 s): the
 # full sync asks for a page at most this often, leaving the rest for re-reads.
 PAGE_INTERVAL = 60 / 50
-# A page refused with 429 is asked for again after Patreon's wait, this often.
+# A page refused with 429 is asked for again after Patreon's wait, this often,
+# if the wait is no longer than MAX_WAIT (a sync silent for longer than
+# SYNC_HEARTBEAT_TIMEOUT is taken for dead); a longer one aborts the run.
 THROTTLED_TRIES = 4
+MAX_WAIT = 5 * 60
 MEMBERS_PARAMS = {
     "include": "currently_entitled_tiers,user",
     "fields[member]": identity.IDENTITY_PARAMS["fields[member]"],
@@ -66,23 +71,23 @@ class SyncRunning(Exception):
 
 def _member_ids_of(patreon_id):
     """
-    Where to re-read ``patreon_id``: the member id of the last webhook that
-    named one (a patron who joined after logging in, or whose membership
-    was deleted and made again), then their row's.
+    Where to re-read ``patreon_id``: the member ids the last webhooks named,
+    newest first (a patron who joined after logging in, or whose membership
+    was deleted and made again: deliveries may come in any order), then
+    their row's.
     """
     announced = (
         WebhookDelivery.objects.filter(patreon_id=patreon_id)
         .exclude(member_id="")
         .order_by("-received_at")
-        .values_list("member_id", flat=True)
-        .first()
+        .values_list("member_id", flat=True)[:ANNOUNCED_IDS_TRIED]
     )
     stored = (
         PatreonMembership.objects.filter(patreon_id=patreon_id)
         .values_list("member_id", flat=True)
         .first()
     )
-    return list(dict.fromkeys(filter(None, [announced, stored])))
+    return list(dict.fromkeys(filter(None, [*announced, stored])))
 
 
 def _read_member(patreon_id, member_id, campaign_id):
@@ -204,6 +209,15 @@ def _pagination(document):
     )
 
 
+def _known(members):
+    """The Patreon ids on a page that are patrons we know."""
+    return set(
+        PatreonMembership.objects.filter(
+            patreon_id__in=[patreon_id for patreon_id, _ in members]
+        ).values_list("patreon_id", flat=True)
+    )
+
+
 def _write_page(members, read_started_at):
     """Write a page's snapshots of patrons we know; return how many changed."""
     return memberships.apply_many(
@@ -232,10 +246,8 @@ def full_sync(progress=None, pace=PAGE_INTERVAL):
         _walk(run, campaign_id, progress, pace)
         _mark_gone(run, campaign_id)
     except Exception as e:
-        run.outcome = SyncRun.Outcome.ABORTED
         run.detail = f"{type(e).__name__}: {e}"[:300]
-        run.finished_at = timezone.now()
-        run.save()
+        _finish(run, SyncRun.Outcome.ABORTED)
         events.emit(
             events.PATREON_SYNC_FAILED,
             level=logging.ERROR,
@@ -244,9 +256,7 @@ def full_sync(progress=None, pace=PAGE_INTERVAL):
             members=run.members_seen,
         )
         raise
-    run.outcome = SyncRun.Outcome.COMPLETE
-    run.finished_at = timezone.now()
-    run.save()
+    _finish(run, SyncRun.Outcome.COMPLETE)
     events.emit(
         events.PATREON_SYNC_FINISHED,
         pages=run.pages,
@@ -256,6 +266,21 @@ def full_sync(progress=None, pace=PAGE_INTERVAL):
         seconds=round((run.finished_at - run.started_at).total_seconds(), 1),
     )
     return run
+
+
+def _still_running(run):
+    """Whether no other sync has taken ``run`` for dead (SYNC_HEARTBEAT_TIMEOUT)."""
+    return SyncRun.objects.filter(pk=run.pk, outcome=SyncRun.Outcome.RUNNING).exists()
+
+
+def _finish(run, outcome):
+    """Record how ``run`` ended, unless another sync has taken it for dead."""
+    run.outcome, run.finished_at = outcome, timezone.now()
+    fields = ["outcome", "finished_at", "detail", "pages", "members_seen"]
+    fields += ["updated", "marked_gone", "baseline"]
+    SyncRun.objects.filter(pk=run.pk, outcome=SyncRun.Outcome.RUNNING).update(
+        **{name: getattr(run, name) for name in fields}
+    )
 
 
 def campaign_tier_ids(campaign_id):
@@ -294,7 +319,7 @@ def _members_page(campaign_id, params, pace, last_call):
                 f"campaigns/{campaign_id}/members", params, endpoint="campaign_members"
             )
         except Throttled as throttled:
-            if attempt + 1 == THROTTLED_TRIES:
+            if attempt + 1 == THROTTLED_TRIES or throttled.seconds > MAX_WAIT:
                 raise
             logger.warning("sync throttled: waiting %.0f s", throttled.seconds)
             time.sleep(throttled.seconds)
@@ -306,6 +331,8 @@ def _members_page(campaign_id, params, pace, last_call):
 def _walk(run, campaign_id, progress, pace):
     params = dict(MEMBERS_PARAMS)
     cursors, previous_ids, total, smallest_page = set(), None, None, PAGE_SIZE
+    # The patrons we know seen so far (bounded by our users, not the campaign).
+    known = set()
     last_call = -pace
     while True:
         document, read_started_at, last_call = _members_page(
@@ -314,6 +341,10 @@ def _walk(run, campaign_id, progress, pace):
         if document is None:
             raise SyncAborted(f"campaign {campaign_id} not found")
         listed, members = _page(document, campaign_id)
+        page_known = _known(members)
+        if page_known & known:
+            raise SyncAborted(f"page {run.pages + 1} lists members listed before")
+        known |= page_known
         page_total, cursor = _pagination(document)
         total = page_total if total is None else total
         ids = {patreon_id for patreon_id, _ in members}
@@ -356,11 +387,7 @@ def _mark_gone(run, campaign_id):
     After a complete walk: every patron we know whose row no read has
     written since the run started was not listed, so is no member now.
     """
-    last = (
-        SyncRun.objects.filter(outcome=SyncRun.Outcome.COMPLETE)
-        .order_by("-started_at")
-        .first()
-    )
+    last = SyncRun.objects.filter(baseline=True).order_by("-started_at").first()
     if last and run.members_seen < last.members_seen * SUSPICIOUS_DROP:
         drop = (
             f"saw {run.members_seen} members, fewer than half of the last "
@@ -369,6 +396,9 @@ def _mark_gone(run, campaign_id):
         run.detail = "; ".join(filter(None, [run.detail, drop]))[:300]
         logger.warning("sync: %s", run.detail)
         return
+    if not _still_running(run):
+        raise SyncAborted("taken for dead by another sync: nobody marked gone")
+    run.baseline = True
     unlisted = PatreonMembership.objects.filter(synced_at__lt=run.started_at)
     gone = {**identity.NO_MEMBERSHIP, "campaign_id": campaign_id}
     # Conditional UPDATEs: a login that lands meanwhile keeps its row. Those

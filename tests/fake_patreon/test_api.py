@@ -276,7 +276,22 @@ def test_repeat_cursor_bug(fake, token):
     assert control(fake, "GET", "bugs").json() == {
         "repeat_cursor": True,
         "ignore_page_size": False,
+        "lose_place": False,
     }
+
+
+def test_lose_place_bug(fake, token):
+    """The second cursor is lost: page 1 again, and the listing ends there."""
+    control(fake, "POST", "campaign", {"size": 100})
+    control(fake, "POST", "bugs", {"lose_place": True})
+    first = members(fake, token, **{"page[count]": "30"})
+    cursor = first["meta"]["pagination"]["cursors"]["next"]
+    second = members(fake, token, **{"page[count]": "30", "page[cursor]": cursor})
+    lost = second["meta"]["pagination"]["cursors"]["next"]
+    third = members(fake, token, **{"page[count]": "30", "page[cursor]": lost})
+    assert second["data"] != first["data"]
+    assert third["data"] == first["data"]
+    assert third["meta"]["pagination"]["cursors"]["next"] is None
 
 
 def test_ignore_page_size_bug(fake, token):
