@@ -9,7 +9,9 @@ An entitlement is a name and the tier ids of our campaign that grant it
 
 1. no membership of our campaign: ``not_member``
 2. read longer ago than PATREON_ENTITLEMENT_MAX_AGE: ``membership_stale``
-3. none of the entitlement's tiers among the entitled ones: ``not_entitled``
+3. none of the entitlement's tiers among the entitled ones (for a declined
+   patron whom Patreon lists no tiers for, the tiers paid for last):
+   ``not_entitled``
 4. last charge refunded: ``refunded``; fraud: ``fraud``
 5. declined, last charge attempt more than PATREON_DECLINE_GRACE ago (or
    never): ``declined_past_grace``; within it: allowed, ``declined_in_grace``
@@ -78,7 +80,12 @@ def decide(membership, tier_ids, now):
     max_age = timedelta(seconds=settings.PATREON_ENTITLEMENT_MAX_AGE)
     if now - membership.synced_at > max_age:
         return Decision(False, MEMBERSHIP_STALE)
-    if not tier_ids & {str(tier.get("id")) for tier in membership.tiers}:
+    tiers = membership.tiers
+    if not tiers and _is_declined(membership):
+        # Patreon lists no tiers once a charge is declined: the grace is for
+        # the tiers paid for last.
+        tiers = membership.paid_tiers
+    if not tier_ids & {str(tier.get("id")) for tier in tiers}:
         return Decision(False, NOT_ENTITLED)
     if membership.last_charge_status in REFUNDED_CHARGES:
         return Decision(False, REFUNDED)

@@ -38,6 +38,11 @@ class PatreonMembership(models.Model):
     patron_status = models.CharField(max_length=32, blank=True)
     entitled_amount_cents = models.PositiveIntegerField(default=0)
     tiers = models.JSONField(default=list)  # [{"id", "title", "amount_cents"}]
+    # The tiers of the last read that listed any, kept while the patron is
+    # declined: Patreon stops listing the tiers of a declined charge's
+    # period, and the decline grace (accounts.entitlements) needs what was
+    # paid for. Emptied when they end any other way.
+    paid_tiers = models.JSONField(default=list)
     # "Paid", "Declined", "Refunded", ... as Patreon words it (statuses it
     # adds later are kept, cut to the column), "" if never charged.
     last_charge_status = models.CharField(max_length=32, blank=True, db_default="")

@@ -60,9 +60,9 @@ def seed(execute, count, synced_ago):
         """
         INSERT INTO accounts_patreonmembership (user_id, patreon_id,
             campaign_id, patron_status, entitled_amount_cents, tiers,
-            synced_at)
+            paid_tiers, synced_at)
         SELECT n, (%s + n)::text, '9000001', 'active_patron', 300, '[]',
-            now() - %s::interval
+            '[]', now() - %s::interval
         FROM generate_series(1, %s) AS n
         """,
         [FIRST_MEMBER_ID - 1, synced_ago, count],

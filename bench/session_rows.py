@@ -107,8 +107,9 @@ def seed(rows):
         cursor.execute(
             """
             INSERT INTO accounts_patreonmembership (user_id, patreon_id, campaign_id,
-                patron_status, entitled_amount_cents, tiers, synced_at)
-            SELECT i, (100000 + i)::text, '9000001', 'active_patron', 500, '[]', now()
+                patron_status, entitled_amount_cents, tiers, paid_tiers, synced_at)
+            SELECT i, (100000 + i)::text, '9000001', 'active_patron', 500, '[]',
+                '[]', now()
             FROM generate_series(1, %s) AS i
             """,
             [users],

@@ -144,6 +144,38 @@ ROWS = {
         False,
         "declined_past_grace",
     ),
+    "declined, tiers no longer listed, within the grace": (
+        member(
+            **DECLINED,
+            tiers=[],
+            paid_tiers=[SUPPORTER_TIER],
+            last_charge_date=NOW - timedelta(days=2),
+        ),
+        SUPPORTER,
+        True,
+        "declined_in_grace",
+    ),
+    "declined, tiers no longer listed, past the grace": (
+        member(
+            **DECLINED,
+            tiers=[],
+            paid_tiers=[SUPPORTER_TIER],
+            last_charge_date=NOW - timedelta(days=8),
+        ),
+        SUPPORTER,
+        False,
+        "declined_past_grace",
+    ),
+    "former patron, tiers paid for last are no grace": (
+        member(
+            patron_status="former_patron",
+            tiers=[],
+            paid_tiers=[SUPPORTER_TIER],
+        ),
+        SUPPORTER,
+        False,
+        "not_entitled",
+    ),
     "charge declined, status not yet": (
         member(last_charge_status="Declined", last_charge_date=NOW - GRACE * 2),
         SUPPORTER,

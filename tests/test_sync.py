@@ -284,3 +284,33 @@ def test_a_listing_that_loses_its_place_aborts(campaign):
     with pytest.raises(sync.SyncAborted, match="listed before"):
         sync.full_sync(pace=0)
     assert row("2002400").patron_status == "active_patron"
+
+
+def test_a_declined_patron_keeps_the_tiers_paid_for_during_the_grace(
+    patron, creator_token, fake_patreon
+):
+    """Patreon lists no tiers after a declined charge; the grace needs them."""
+    paid = row("1001").tiers
+    fake_patreon.act("1001", "decline", webhook=False)
+    assert sync.reread("1001") == "updated"
+    assert (row("1001").tiers, row("1001").paid_tiers) == ([], paid)
+    assert "supporter" in patron.get("/api/auth/me").json()["entitlements"]
+    fake_patreon.act("1001", "cancel", webhook=False)
+    sync.reread("1001")
+    assert row("1001").paid_tiers == []
+    assert patron.get("/api/auth/me").json()["entitlements"] == []
+
+
+def test_a_sync_page_keeps_a_declined_patrons_paid_tiers(campaign):
+    known("2000001")
+    paid = [{"id": "7002", "title": "Patron", "amount_cents": 1000}]
+    PatreonMembership.objects.filter(patreon_id="2000001").update(
+        tiers=paid, paid_tiers=paid
+    )
+    campaign.act("2000001", "decline", webhook=False)
+    sync.full_sync(pace=0)
+    assert (row("2000001").patron_status, row("2000001").tiers) == (
+        "declined_patron",
+        [],
+    )
+    assert row("2000001").paid_tiers == paid

@@ -94,6 +94,7 @@ def apply(patreon_id, snapshot, *, read_started_at, source, user=None):
                 patreon_id=patreon_id,
                 synced_at=read_started_at,
                 source=source,
+                paid_tiers=values.get("tiers", []),
                 **values,
             )
     except IntegrityError:
@@ -106,6 +107,17 @@ def apply(patreon_id, snapshot, *, read_started_at, source, user=None):
     return 1
 
 
+def keeps_paid_tiers(snapshot):
+    """
+    Whether a write of ``snapshot`` keeps the row's ``paid_tiers``: Patreon
+    lists no tiers for a declined patron, whose grace needs what they paid
+    for. Any other read sets them to what it lists.
+    """
+    return not snapshot.get("tiers") and snapshot.get("patron_status") == (
+        "declined_patron"
+    )
+
+
 def apply_to(rows, snapshot, *, read_started_at, source):
     """
     Write ``snapshot`` to each of ``rows`` (a queryset) that no read started
@@ -114,6 +126,8 @@ def apply_to(rows, snapshot, *, read_started_at, source):
     after the change was announced.
     """
     values = {name: snapshot[name] for name in SNAPSHOT_FIELDS if name in snapshot}
+    if not keeps_paid_tiers(snapshot):
+        values["paid_tiers"] = snapshot.get("tiers", [])
     return rows.filter(synced_at__lt=read_started_at).update(
         **values,
         synced_at=read_started_at,
@@ -143,15 +157,17 @@ def apply_many(snapshots, *, read_started_at, source):
     quote = connection.ops.quote_name
     meta = PatreonMembership._meta
     fields = [meta.get_field(name) for name in SNAPSHOT_FIELDS]
-    synced, changed, source_column, patreon_id = (
+    paid = meta.get_field("paid_tiers")
+    synced, changed, source_column, patreon_id, paid_column = (
         quote(meta.get_field(name).column)
-        for name in ("synced_at", "changed_at", "source", "patreon_id")
+        for name in ("synced_at", "changed_at", "source", "patreon_id", "paid_tiers")
     )
     sql = (
         f"UPDATE {quote(meta.db_table)} SET "  # noqa: S608 (names from _meta)
         + ", ".join(f"{quote(field.column)} = %s" for field in fields)
         + f", {synced} = %s, {source_column} = %s, {changed} = CASE WHEN"
-        f" {changed} < %s THEN NULL ELSE {changed} END"
+        f" {changed} < %s THEN NULL ELSE {changed} END, {paid_column} = CASE"
+        f" WHEN %s THEN {paid_column} ELSE %s END"
         f" WHERE {patreon_id} = %s AND {synced} < %s"
     )
     at = meta.get_field("synced_at").get_db_prep_save(read_started_at, connection)
@@ -164,6 +180,8 @@ def apply_many(snapshots, *, read_started_at, source):
             at,
             source,
             at,
+            keeps_paid_tiers(snapshot),
+            paid.get_db_prep_save(snapshot["tiers"], connection),
             key,
             at,
         ]
