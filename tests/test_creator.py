@@ -18,7 +18,7 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import CreatorCredential
-from accounts.patreon import client, creator, creator_login
+from accounts.patreon import client, creator, creator_login, sealing
 from accounts.patreon.errors import CredentialInvalid, PatreonUnavailable, Throttled
 from tests.patreon import log_in
 
@@ -245,3 +245,31 @@ def test_someone_elses_login_leaves_the_credential_alone(creator_token, client_f
     log_in(client_factory(), "1001")
     assert creator.access_token() == creator_token["access_token"]
     assert not creator_login.adopt("1001", {"access_token": "x"})
+
+
+def test_a_creator_login_whose_tokens_cannot_read_the_campaign_is_not_adopted(
+    creator_token, fake_patreon, client_factory, caplog
+):
+    fake_patreon.set_creator(relogin_evicts=False)
+    fake_patreon.set_fault("campaigns", "server_error")
+    log_in(client_factory(), "1000")  # the login itself succeeds
+    assert creator.access_token() == creator_token["access_token"]
+    assert "creator_login_not_adopted" in caplog.text
+
+
+def test_tokens_sealed_under_keys_since_removed_are_refused_clearly(
+    creator_token, settings
+):
+    settings.PATREON_TOKEN_KEYS = [Fernet.generate_key().decode()]
+    with pytest.raises(sealing.SealError, match="no key"):
+        creator.access_token()
+    with pytest.raises(CommandError, match="no key"):
+        call_command("patreon", "creator-token", "reseal", stdout=io.StringIO())
+    settings.PATREON_TOKEN_KEYS = []
+    with pytest.raises(sealing.SealError, match="not set"):
+        sealing.seal("a token")
+
+
+def test_resealing_without_a_credential_says_what_to_do(db):
+    with pytest.raises(CommandError, match="creator-token set"):
+        call_command("patreon", "creator-token", "reseal", stdout=io.StringIO())

@@ -75,9 +75,11 @@ def test_existing_memberships_keep_when_they_were_read_as_synced_at():
     )
     migrate("accounts", "0005_membership_snapshot")
     # Read as the schema is at that migration: later ones add columns.
-    new = MigrationExecutor(connection).loader.project_state(
-        [("accounts", "0005_membership_snapshot")]
-    ).apps
+    new = (
+        MigrationExecutor(connection)
+        .loader.project_state([("accounts", "0005_membership_snapshot")])
+        .apps
+    )
     row = new.get_model("accounts", "PatreonMembership").objects.get()
     assert (row.synced_at, row.source, row.changed_at) == (checked_at, "login", None)
     assert (row.patron_status, row.last_charge_status, row.is_gifted) == (

@@ -184,3 +184,62 @@ def test_a_job_left_by_a_dead_worker_is_run_again(client, creator_token, fake_pa
     assert PatreonMembership.objects.get(patreon_id="1001").patron_status == (
         "former_patron"
     )
+
+
+# The jobs' own code, run in this process (the worker runs the same).
+
+
+def test_a_re_read_without_a_creator_token_is_a_warning_not_a_failure(
+    patron, fake_patreon, caplog
+):
+    tasks.reread_member(patreon_id="1001")
+    assert "no usable creator token" in caplog.text
+
+
+def test_a_refused_re_read_is_an_error(patron, creator_token, fake_patreon, caplog):
+    fake_patreon.set_fault("member", "unauthorized")
+    tasks.reread_member(patreon_id="1001")
+    assert any(
+        r.levelname == "ERROR" and "Patreon refused" in r.getMessage()
+        for r in caplog.records
+    )
+
+
+def test_sync_pending_queues_each_unread_change(patron, fake_patreon):
+    from accounts.patreon import memberships
+
+    memberships.mark_changed("1001", timezone.now())
+    tasks.sync_pending(timestamp=0)
+    assert [job.args for job in jobs(status="todo")] == [{"patreon_id": "1001"}]
+
+
+def test_the_periodic_full_sync_never_fails_its_job(creator_token, fake_patreon):
+    from accounts.models import SyncRun
+
+    now = timezone.now()
+    SyncRun.objects.create(started_at=now, heartbeat_at=now)
+    tasks.full_sync(timestamp=0)  # another is running: skipped
+    SyncRun.objects.all().delete()
+    fake_patreon.set_fault("members", "server_error")
+    with pytest.raises(PatreonUnavailable):  # retried by the queue
+        tasks.full_sync(timestamp=0)
+    fake_patreon.clear_faults()
+    tasks.full_sync(timestamp=0)
+    assert SyncRun.objects.filter(outcome="complete").count() == 1
+
+
+def test_old_webhook_deliveries_are_forgotten():
+    from datetime import timedelta
+
+    from accounts.models import WebhookDelivery
+
+    now = timezone.now()
+    for key, age in (("a", 31), ("b", 29)):
+        WebhookDelivery.objects.create(
+            key=key * 64,
+            event="members:update",
+            received_at=now - timedelta(days=age),
+            outcome="marked",
+        )
+    tasks.purge_deliveries(timestamp=0)
+    assert list(WebhookDelivery.objects.values_list("key", flat=True)) == ["b" * 64]
