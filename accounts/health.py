@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.utils import timezone
+from procrastinate.contrib.django.models import ProcrastinateWorker
 
 from accounts.patreon import creator
 
@@ -15,11 +16,9 @@ WORKER_SILENT_AFTER = timedelta(minutes=1)
 
 
 def worker():
-    """ "ok" if a worker wrote its heartbeat within a minute, else why not."""
+    """Whether a worker wrote its heartbeat within a minute: "ok", or why not."""
     if not settings.TASK_QUEUE:
         return "not configured"
-    from procrastinate.contrib.django.models import ProcrastinateWorker
-
     last = (
         ProcrastinateWorker.objects.order_by("-last_heartbeat")
         .values_list("last_heartbeat", flat=True)

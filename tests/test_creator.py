@@ -273,3 +273,14 @@ def test_tokens_sealed_under_keys_since_removed_are_refused_clearly(
 def test_resealing_without_a_credential_says_what_to_do(db):
     with pytest.raises(CommandError, match="creator-token set"):
         call_command("patreon", "creator-token", "reseal", stdout=io.StringIO())
+
+
+def test_readyz_reports_the_credentials_state(creator_token, fake_patreon, client):
+    def reported():
+        return client.get("/readyz").json()["reports"]["patreon_credential"]
+
+    assert reported() == "valid"
+    CreatorCredential.objects.update(expires_at=timezone.now() - timedelta(hours=1))
+    assert reported() == "expired"
+    CreatorCredential.objects.update(state="needs_reauth")
+    assert reported() == "needs_reauth"

@@ -243,3 +243,14 @@ def test_old_webhook_deliveries_are_forgotten():
         )
     tasks.purge_deliveries(timestamp=0)
     assert list(WebhookDelivery.objects.values_list("key", flat=True)) == ["b" * 64]
+
+
+def test_readyz_reports_a_silent_worker_and_none_without_a_queue(settings):
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO procrastinate_workers (last_heartbeat)"
+            " VALUES (now() - interval '2 minutes')"
+        )
+    assert health.worker().startswith("silent since ")
+    settings.TASK_QUEUE = False
+    assert health.worker() == "not configured"
