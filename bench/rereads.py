@@ -18,16 +18,14 @@ take at least ``--count`` / 100 minutes, which the report says too.
 
 import argparse
 import json
-import statistics
 import sys
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import requests
 
 from bench import memberships
+from bench.webhooks import acknowledgements, burst
 from devstack.hosts import API_HOST
 from devstack.postgres import SharedDatabase
 from devstack.processes import ROOT, run
@@ -74,35 +72,14 @@ def main():
             sender.member_event(str(memberships.FIRST_MEMBER_ID + i))
             for i in range(args.count)
         ]
-        local = threading.local()
         with stack.running(stack.worker(concurrency=args.concurrency)):
-            started = time.perf_counter()
-
-            def send(numbered):
-                number, delivery = numbered
-                delay = started + number * args.seconds / args.count
-                time.sleep(max(0.0, delay - time.perf_counter()))
-                if not hasattr(local, "sender"):
-                    local.sender = WebhookSender(
-                        sender.url,
-                        stack.webhook_secret,
-                        sender.directory,
-                        headers=sender.headers,
-                    )
-                return local.sender.send(delivery)
-
-            with ThreadPoolExecutor(max_workers=args.senders) as pool:
-                answers = list(pool.map(send, enumerate(deliveries)))
+            answers, took = burst(sender, deliveries, args.seconds, args.senders)
             sent = time.perf_counter()
             while (left := unread(stack.db.url)) and time.perf_counter() - sent < 600:
                 time.sleep(0.5)
             done = time.perf_counter()
-    seconds = sorted(a.seconds for a in answers)
-    acknowledged = sum(a.status == 200 for a in answers)
     report = (
-        f"{args.count} webhooks in {sent - started:.1f} s, {acknowledged} "
-        f"acknowledged: p50 {statistics.median(seconds) * 1000:.1f} ms, "
-        f"p99 {seconds[max(0, int(len(seconds) * 0.99) - 1)] * 1000:.1f} ms; "
+        f"{args.count} webhooks in {took:.1f} s, {acknowledgements(answers)}; "
         f"every change re-read {done - sent:.1f} s after the last webhook "
         f"({left} left unread), worker concurrency {args.concurrency}. "
         f"Under Patreon's 100 calls a minute per token: at least "

@@ -52,6 +52,41 @@ def environment(database_url, redis_url):
     }
 
 
+def burst(sender, deliveries, seconds, senders):
+    """
+    Send ``deliveries`` as ``sender`` would, spread evenly over ``seconds``
+    from ``senders`` threads; their answers, and how long sending took.
+    """
+    # One session per thread: requests' Session is not thread-safe.
+    local = threading.local()
+    started = time.perf_counter()
+
+    def send(numbered):
+        number, delivery = numbered
+        delay = started + number * seconds / len(deliveries)
+        time.sleep(max(0.0, delay - time.perf_counter()))
+        if not hasattr(local, "sender"):
+            local.sender = WebhookSender(
+                sender.url, sender.secret, sender.directory, headers=sender.headers
+            )
+        return local.sender.send(delivery)
+
+    with ThreadPoolExecutor(max_workers=senders) as pool:
+        answers = list(pool.map(send, enumerate(deliveries)))
+    return answers, time.perf_counter() - started
+
+
+def acknowledgements(answers):
+    """How many answers were 200, and their latency's p50, p99 and max."""
+    seconds = sorted(a.seconds for a in answers)
+    return (
+        f"{sum(a.status == 200 for a in answers)} acknowledged: "
+        f"p50 {statistics.median(seconds) * 1000:.1f} ms, "
+        f"p99 {seconds[max(0, int(len(seconds) * 0.99) - 1)] * 1000:.1f} ms, "
+        f"max {seconds[-1] * 1000:.1f} ms"
+    )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=1000)
@@ -79,33 +114,13 @@ def main():
                 sender.member_event(str(100000 + i), note=f"run {run_id}")
                 for i in range(args.count)
             ]
-            # One session per thread: requests' Session is not thread-safe.
-            local = threading.local()
-            started = time.perf_counter()
-
-            def send(numbered):
-                number, delivery = numbered
-                delay = started + number * args.seconds / args.count
-                time.sleep(max(0.0, delay - time.perf_counter()))
-                if not hasattr(local, "sender"):
-                    local.sender = WebhookSender(
-                        sender.url, SECRET, directory, headers=sender.headers
-                    )
-                return local.sender.send(delivery)
-
-            with ThreadPoolExecutor(max_workers=args.senders) as pool:
-                answers = list(pool.map(send, enumerate(deliveries)))
-            elapsed = time.perf_counter() - started
+            answers, elapsed = burst(sender, deliveries, args.seconds, args.senders)
         finally:
             server.stop()
     statuses = statistics.multimode(a.status for a in answers)
-    seconds = sorted(a.seconds for a in answers)
     print(
-        f"{args.count} webhooks in {elapsed:.1f} s (statuses {statuses}, "
-        f"{sum(a.status == 200 for a in answers)} acknowledged): "
-        f"p50 {statistics.median(seconds) * 1000:.1f} ms, "
-        f"p99 {seconds[max(0, int(len(seconds) * 0.99) - 1)] * 1000:.1f} ms, "
-        f"max {seconds[-1] * 1000:.1f} ms"
+        f"{args.count} webhooks in {elapsed:.1f} s (statuses {statuses}), "
+        f"{acknowledgements(answers)}"
     )
 
 

@@ -4,14 +4,13 @@ by page (and Patreon's pagination bugs), one member.
 """
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import requests
 
+from devstack.patreon import FakePatreonProcess
 from fake_patreon.patrons import member_id as member_id_of
 from tests.fake_patreon.calls import (
     act,
@@ -215,24 +214,11 @@ def resident_kib(pid):
 
 
 @pytest.mark.slow
-def test_a_walk_of_100000_members_in_pages_of_1000_keeps_memory_flat():
+def test_a_walk_of_100000_members_in_pages_of_1000_keeps_memory_flat(tmp_path):
     """In a fake of its own process: its memory is all that is measured."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fake_patreon",
-            "--port",
-            "0",
-            "--campaign-size",
-            "100000",
-        ],
-        cwd=Path(__file__).parents[2],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    process = FakePatreonProcess(tmp_path, campaign_size=100_000).start()
     try:
-        fake = SimpleNamespace(base_url=process.stdout.readline().split()[-1])
+        fake = SimpleNamespace(base_url=f"http://127.0.0.1:{process.port}")
         token = creator_token(fake)
         act(fake, "2050000", "cancel", webhook=False)
         started = resident_kib(process.pid)
@@ -248,9 +234,7 @@ def test_a_walk_of_100000_members_in_pages_of_1000_keeps_memory_flat():
             if cursor is None:
                 break
     finally:
-        process.terminate()
-        process.wait(timeout=5)
-        process.stdout.close()
+        process.stop()
 
     assert walked == 100_000 + SEEDED_MEMBERS
     assert document["meta"]["pagination"]["total"] == 100_000 + SEEDED_MEMBERS
