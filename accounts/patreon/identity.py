@@ -229,6 +229,11 @@ def membership(document, campaign_id):
     return {**NO_MEMBERSHIP, "campaign_id": campaign_id}
 
 
+def resource_id(resource):
+    """A JSON:API resource's id as a string, or None."""
+    return _id(_dig(resource, "id"))
+
+
 def related_id(resource, relationship):
     """The id of a resource's to-one ``relationship``, or None."""
     return _id(_dig(resource, "relationships", relationship, "data", "id"))
@@ -272,7 +277,7 @@ def member_snapshot(member, included, campaign_id):
         attributes.get("last_charge_status"),
         _column(PatreonMembership, "last_charge_status"),
     )
-    member_id = _id(_dig(member, "id")) or ""
+    member_id = resource_id(member) or ""
     return {
         **NO_MEMBERSHIP,
         "campaign_id": campaign_id,

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from accounts import tasks
 from accounts.models import WebhookDelivery
-from accounts.patreon import memberships
+from accounts.patreon import identity, memberships
 
 # Larger bodies are refused unread (413): a member payload is a few KiB.
 MAX_BODY_BYTES = 1024 * 1024
@@ -80,17 +80,8 @@ def delivery_key(event, body):
 
 
 def _id(value):
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        return ""
-    value = str(value)
-    return value if _ID.fullmatch(value) else ""
-
-
-def _related_id(resource, relationship):
-    related = resource.get("relationships")
-    related = related.get(relationship) if isinstance(related, dict) else None
-    data = related.get("data") if isinstance(related, dict) else None
-    return _id(data.get("id")) if isinstance(data, dict) else ""
+    """``value`` (identity's reading of a JSON:API id) if Patreon could spell it."""
+    return value if value and _ID.fullmatch(value) else ""
 
 
 @dataclass(frozen=True)
@@ -117,9 +108,9 @@ def read(event, body):
     if not isinstance(data, dict) or data.get("type") != "member":
         return Reading(reason=NO_MEMBER)
     reading = Reading(
-        patreon_id=_related_id(data, "user"),
-        member_id=_id(data.get("id")),
-        campaign_id=_related_id(data, "campaign"),
+        patreon_id=_id(identity.related_id(data, "user")),
+        member_id=_id(identity.resource_id(data)),
+        campaign_id=_id(identity.related_id(data, "campaign")),
     )
     if not reading.member_id:  # the portal's "Send test" has "id": null
         reason = NO_MEMBER
