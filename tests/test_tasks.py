@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import connection
 from django.test import Client
 from django.utils import timezone
+from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 from procrastinate.jobs import Job
 
@@ -203,6 +204,20 @@ def test_a_refused_re_read_is_an_error(patron, creator_token, fake_patreon, capl
         r.levelname == "ERROR" and "Patreon refused" in r.getMessage()
         for r in caplog.records
     )
+
+
+def test_the_schedule():
+    """The safety nets' times (the suite's own workers run none of them)."""
+    schedule = {
+        periodic.task.name: periodic.cron
+        for periodic in app.periodic_registry.periodic_tasks.values()
+    }
+    assert schedule == {
+        "patreon.sync_pending": "*/5 * * * *",
+        "patreon.full_sync": "0 */6 * * *",
+        "patreon.purge_deliveries": "17 3 * * *",
+        "procrastinate.retry_stalled_jobs": "*/5 * * * *",
+    }
 
 
 def test_sync_pending_queues_each_unread_change(patron, fake_patreon):
