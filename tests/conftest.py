@@ -39,6 +39,14 @@ class Browser(Client):
             kwargs.setdefault("HTTP_ORIGIN", f"https://{API_HOST}")
         return super().generic(method, *args, **kwargs)
 
+    def me(self):
+        """``GET /api/auth/me``: who this browser is logged in as."""
+        return self.get("/api/auth/me")
+
+    def csrf_token(self):
+        """A CSRF token for this browser's unsafe API calls."""
+        return self.get("/api/auth/csrf").json()["csrf_token"]
+
 
 def browser():
     return Browser()

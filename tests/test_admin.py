@@ -14,36 +14,13 @@ from django.urls import reverse
 
 from accounts.models import User
 from sessions.models import Session
+from tests.admin import csrf, run_action, sessions_of
 from tests.conftest import SUPERUSER_PASSWORD
-from tests.patreon import CSRF_INPUT, log_in
+from tests.patreon import log_in
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "admin:sessions_session_changelist"
-
-
-def csrf(response):
-    return CSRF_INPUT.search(response.content.decode())[1]
-
-
-def me(client):
-    return client.get("/api/auth/me")
-
-
-def sessions_of(patreon_id):
-    return Session.objects.filter(user__patreon__patreon_id=patreon_id)
-
-
-def run_action(superuser, url, action, pks):
-    page = superuser.get(url)
-    return superuser.post(
-        url,
-        {
-            "action": action,
-            "_selected_action": [str(pk) for pk in pks],
-            "csrfmiddlewaretoken": csrf(page),
-        },
-    )
 
 
 def test_revoke_all_sessions_from_the_user_admin(superuser, alice, bob):
@@ -54,8 +31,8 @@ def test_revoke_all_sessions_from_the_user_admin(superuser, alice, bob):
         "revoke_sessions",
         [user.pk],
     )
-    assert me(alice).status_code == 401
-    assert me(bob).status_code == 200
+    assert alice.me().status_code == 401
+    assert bob.me().status_code == 200
 
 
 def test_revoke_all_sessions_from_the_users_page(superuser, alice, bob):
@@ -67,8 +44,8 @@ def test_revoke_all_sessions_from_the_users_page(superuser, alice, bob):
         {"csrfmiddlewaretoken": csrf(page)},
     )
     assert response.status_code == 302
-    assert me(alice).status_code == 401
-    assert me(bob).status_code == 200
+    assert alice.me().status_code == 401
+    assert bob.me().status_code == 200
 
 
 def test_revoke_button_refuses_get(superuser, alice):
@@ -77,7 +54,7 @@ def test_revoke_button_refuses_get(superuser, alice):
         reverse("admin:accounts_user_revoke_sessions", args=[user.pk])
     )
     assert response.status_code == 403
-    assert me(alice).status_code == 200
+    assert alice.me().status_code == 200
 
 
 def test_admin_is_only_for_staff(alice):
@@ -236,7 +213,7 @@ def test_staff_deactivate_a_patron_but_raise_nothing_on_the_way(staff_member, al
     assert response.status_code == 302
     assert privileges(patron) == before
     assert not User.objects.get(pk=patron.pk).is_active
-    assert me(alice).status_code == 401  # a deactivated user's session stops
+    assert alice.me().status_code == 401  # a deactivated user's session stops
 
 
 def test_staff_cannot_change_or_deactivate_a_superuser(staff_member, superuser, alice):
@@ -254,7 +231,7 @@ def test_staff_cannot_change_or_deactivate_a_superuser(staff_member, superuser, 
     revoke = reverse("admin:accounts_user_revoke_sessions", args=[root.pk])
     token = form["csrfmiddlewaretoken"]
     assert staff_member.post(revoke, {"csrfmiddlewaretoken": token}).status_code == 404
-    assert me(superuser).status_code == 200
+    assert superuser.me().status_code == 200
 
 
 @pytest.mark.parametrize("whose", ["own", "patron", "superuser"])

@@ -17,10 +17,6 @@ pytestmark = pytest.mark.django_db
 EVIL_ORIGIN = "https://evil.example"
 
 
-def csrf_token(client):
-    return client.get("/api/auth/csrf").json()["csrf_token"]
-
-
 def test_me_logged_out_is_401_json_with_a_login_url(client):
     response = client.get("/api/auth/me")
     assert response.status_code == 401
@@ -128,7 +124,7 @@ def test_logout_needs_a_csrf_token(patron):
 
 
 def test_logout_with_the_token_ends_the_session(patron):
-    response = patron.post("/api/auth/logout", HTTP_X_CSRFTOKEN=csrf_token(patron))
+    response = patron.post("/api/auth/logout", HTTP_X_CSRFTOKEN=patron.csrf_token())
     assert response.status_code == 200
     assert patron.get("/api/auth/me").status_code == 401
 
@@ -136,7 +132,7 @@ def test_logout_with_the_token_ends_the_session(patron):
 def test_frontend_logout_from_its_origin_works(patron):
     response = patron.post(
         "/api/auth/logout",
-        HTTP_X_CSRFTOKEN=csrf_token(patron),
+        HTTP_X_CSRFTOKEN=patron.csrf_token(),
         HTTP_ORIGIN=FRONTEND_ORIGIN,
     )
     assert response.status_code == 200
@@ -146,7 +142,7 @@ def test_frontend_logout_from_its_origin_works(patron):
 def test_logout_from_a_foreign_origin_fails_csrf_even_with_the_token(patron):
     response = patron.post(
         "/api/auth/logout",
-        HTTP_X_CSRFTOKEN=csrf_token(patron),
+        HTTP_X_CSRFTOKEN=patron.csrf_token(),
         HTTP_ORIGIN=EVIL_ORIGIN,
     )
     assert response.status_code == 403
@@ -204,7 +200,7 @@ def test_cors_stays_off_outside_the_api(client):
     ],
 )
 def test_wrong_method_is_405_json(client, method, path):
-    token = csrf_token(client)
+    token = client.csrf_token()
     response = getattr(client, method)(path, HTTP_X_CSRFTOKEN=token)
     assert response.status_code == 405
     assert response["Content-Type"] == "application/json"
@@ -279,7 +275,7 @@ def other_session_id(browser):
 def test_ending_another_own_session_right_after_login(patron, second_browser):
     response = patron.delete(
         f"/api/auth/sessions/{other_session_id(patron)}",
-        HTTP_X_CSRFTOKEN=csrf_token(patron),
+        HTTP_X_CSRFTOKEN=patron.csrf_token(),
     )
     assert response.status_code == 200
     assert response.json()["revoked"] == 1
@@ -290,7 +286,7 @@ def test_ending_another_own_session_right_after_login(patron, second_browser):
 def test_ending_the_current_session_logs_out(patron):
     [current] = patron.get("/api/auth/sessions").json()["sessions"]
     response = patron.delete(
-        f"/api/auth/sessions/{current['id']}", HTTP_X_CSRFTOKEN=csrf_token(patron)
+        f"/api/auth/sessions/{current['id']}", HTTP_X_CSRFTOKEN=patron.csrf_token()
     )
     assert response.json() == {"revoked": 1, "authenticated": False}
     assert patron.get("/api/auth/me").status_code == 401
@@ -305,7 +301,7 @@ def test_ending_sessions_needs_csrf(patron, second_browser):
 def test_ending_other_sessions_needs_a_recent_login(
     patron, second_browser, time_machine
 ):
-    token = csrf_token(patron)
+    token = patron.csrf_token()
     target = other_session_id(patron)
     # Six minutes on: both logins are older than SESSION_RECENT_LOGIN.
     time_machine.move_to(timezone.now() + timedelta(minutes=6), tick=False)
@@ -325,7 +321,7 @@ def test_a_user_can_never_end_someone_elses_session(patron, client_factory):
     log_in(mallory, "1002")
     victim_id = patron.get("/api/auth/sessions").json()["sessions"][0]["id"]
     response = mallory.delete(
-        f"/api/auth/sessions/{victim_id}", HTTP_X_CSRFTOKEN=csrf_token(mallory)
+        f"/api/auth/sessions/{victim_id}", HTTP_X_CSRFTOKEN=mallory.csrf_token()
     )
     assert response.status_code == 404
     assert patron.get("/api/auth/me").status_code == 200
@@ -337,7 +333,7 @@ def test_revoke_others_keeps_only_the_current_session(
     bystander = client_factory()
     log_in(bystander, "1002")
     response = patron.post(
-        "/api/auth/sessions/revoke-others", HTTP_X_CSRFTOKEN=csrf_token(patron)
+        "/api/auth/sessions/revoke-others", HTTP_X_CSRFTOKEN=patron.csrf_token()
     )
     assert response.json() == {"revoked": 1, "authenticated": True}
     assert patron.get("/api/auth/me").status_code == 200
@@ -347,7 +343,7 @@ def test_revoke_others_keeps_only_the_current_session(
 
 def test_unknown_session_id_is_404_json(patron):
     response = patron.delete(
-        "/api/auth/sessions/nope", HTTP_X_CSRFTOKEN=csrf_token(patron)
+        "/api/auth/sessions/nope", HTTP_X_CSRFTOKEN=patron.csrf_token()
     )
     assert response.status_code == 404
     assert response.json()["error"] == "not_found"
@@ -365,7 +361,7 @@ def test_only_the_exact_public_id_ends_a_session(patron, second_browser, shape):
         "longer": other + "0",
     }[shape]
     response = patron.delete(
-        f"/api/auth/sessions/{public_id}", HTTP_X_CSRFTOKEN=csrf_token(patron)
+        f"/api/auth/sessions/{public_id}", HTTP_X_CSRFTOKEN=patron.csrf_token()
     )
     assert response.status_code == 404
     assert second_browser.get("/api/auth/me").status_code == 200
@@ -374,7 +370,7 @@ def test_only_the_exact_public_id_ends_a_session(patron, second_browser, shape):
 def test_ending_a_session_queries_only_the_callers_live_rows(patron, second_browser):
     """Found in SQL, not by loading every session of the user into Python."""
     other = other_session_id(patron)
-    token = csrf_token(patron)
+    token = patron.csrf_token()
     with CaptureQueriesContext(connection) as queries:
         patron.delete(f"/api/auth/sessions/{other}", HTTP_X_CSRFTOKEN=token)
     [find] = [
@@ -389,7 +385,7 @@ def test_ending_a_session_queries_only_the_callers_live_rows(patron, second_brow
 def test_logout_leaves_no_row(patron):
     from sessions.models import Session
 
-    patron.post("/api/auth/logout", HTTP_X_CSRFTOKEN=csrf_token(patron))
+    patron.post("/api/auth/logout", HTTP_X_CSRFTOKEN=patron.csrf_token())
     assert not Session.objects.exists()
 
 
@@ -399,7 +395,7 @@ def test_logging_in_again_makes_the_login_recent(
     time_machine.move_to(timezone.now() + timedelta(minutes=6), tick=False)
     log_in(patron, "1001")  # already logged in: same user, same session
     response = patron.post(
-        "/api/auth/sessions/revoke-others", HTTP_X_CSRFTOKEN=csrf_token(patron)
+        "/api/auth/sessions/revoke-others", HTTP_X_CSRFTOKEN=patron.csrf_token()
     )
     assert response.status_code == 200
     assert second_browser.get("/api/auth/me").status_code == 401

@@ -47,14 +47,6 @@ UNSAFE_OPERATIONS = [
 ]
 
 
-def me(client):
-    return client.get("/api/auth/me").status_code
-
-
-def csrf_token(client):
-    return client.get("/api/auth/csrf").json()["csrf_token"]
-
-
 def session_key(client):
     return client.cookies[django_settings.SESSION_COOKIE_NAME].value
 
@@ -103,8 +95,8 @@ class TestSessionFixation:
         victim.cookies[settings.SESSION_COOKIE_NAME] = planted
         log_in(victim, "1001")
         assert session_key(victim) != planted
-        assert me(victim) == 200
-        assert me(mallory) == 401
+        assert victim.me().status_code == 200
+        assert mallory.me().status_code == 401
         assert as_stranger(planted) == 401
 
     def test_wstg_sess_03_a_key_the_attacker_made_up_is_never_adopted(
@@ -130,11 +122,11 @@ class TestSessionFixation:
     def test_wstg_sess_03_the_csrf_token_from_before_login_stops_working(
         self, client, fake_patreon
     ):
-        before = csrf_token(client)
+        before = client.csrf_token()
         log_in(client, "1001")
         response = client.post("/api/auth/logout", HTTP_X_CSRFTOKEN=before)
         assert response.status_code == 403
-        assert me(client) == 200
+        assert client.me().status_code == 200
 
 
 # WSTG-SESS-04: EXPOSED SESSION VARIABLES
@@ -222,8 +214,8 @@ class TestExposedSessionVariables:
 
 
 def assert_nothing_happened(patron, second_browser):
-    assert me(patron) == 200
-    assert me(second_browser) == 200
+    assert patron.me().status_code == 200
+    assert second_browser.me().status_code == 200
 
 
 class TestCsrf:
@@ -255,7 +247,7 @@ class TestCsrf:
         self, patron, second_browser, attacker, method, path
     ):
         response = getattr(patron, method)(
-            concrete(path, patron), HTTP_X_CSRFTOKEN=csrf_token(attacker)
+            concrete(path, patron), HTTP_X_CSRFTOKEN=attacker.csrf_token()
         )
         assert response.status_code == 403
         assert_nothing_happened(patron, second_browser)
@@ -277,7 +269,7 @@ class TestCsrf:
     ):
         response = getattr(patron, method)(
             concrete(path, patron),
-            HTTP_X_CSRFTOKEN=csrf_token(patron),
+            HTTP_X_CSRFTOKEN=patron.csrf_token(),
             HTTP_ORIGIN=origin,
         )
         assert response.status_code == 403
@@ -291,7 +283,7 @@ class TestCsrf:
         bare = Client(enforce_csrf_checks=True, HTTP_HOST=API_HOST)
         bare.cookies = patron.cookies
         response = getattr(bare, method)(
-            concrete(path, patron), HTTP_X_CSRFTOKEN=csrf_token(patron), secure=True
+            concrete(path, patron), HTTP_X_CSRFTOKEN=patron.csrf_token(), secure=True
         )
         assert response.status_code == 403
         assert_nothing_happened(patron, second_browser)
@@ -304,7 +296,7 @@ class TestCsrf:
         bare.cookies = patron.cookies
         response = getattr(bare, method)(
             concrete(path, patron),
-            HTTP_X_CSRFTOKEN=csrf_token(patron),
+            HTTP_X_CSRFTOKEN=patron.csrf_token(),
             HTTP_REFERER=f"{EVIL_ORIGIN}/page",
             secure=True,
         )
@@ -314,7 +306,7 @@ class TestCsrf:
     def test_wstg_sess_05_the_frontend_origin_with_the_token_is_allowed(self, patron):
         response = patron.post(
             "/api/auth/logout",
-            HTTP_X_CSRFTOKEN=csrf_token(patron),
+            HTTP_X_CSRFTOKEN=patron.csrf_token(),
             HTTP_ORIGIN=FRONTEND_ORIGIN,
         )
         assert response.status_code == 200
@@ -341,26 +333,26 @@ class TestCsrf:
 class TestLogout:
     def test_wstg_sess_06_logout_deletes_the_session_on_the_server(self, patron):
         key = session_key(patron)
-        patron.post("/api/auth/logout", HTTP_X_CSRFTOKEN=csrf_token(patron))
+        patron.post("/api/auth/logout", HTTP_X_CSRFTOKEN=patron.csrf_token())
         assert not Session.objects.filter(pk=hash_key(key)).exists()
 
     def test_wstg_sess_06_logout_tells_the_browser_to_drop_the_cookie(
         self, patron, settings
     ):
-        response = patron.post("/api/auth/logout", HTTP_X_CSRFTOKEN=csrf_token(patron))
+        response = patron.post("/api/auth/logout", HTTP_X_CSRFTOKEN=patron.csrf_token())
         cookie = response.cookies[settings.SESSION_COOKIE_NAME]
         assert cookie.value == ""
         assert str(cookie["max-age"]) == "0"
 
     def test_wstg_sess_06_the_cookie_replayed_after_logout_is_refused(self, patron):
         key = session_key(patron)
-        patron.post("/api/auth/logout", HTTP_X_CSRFTOKEN=csrf_token(patron))
+        patron.post("/api/auth/logout", HTTP_X_CSRFTOKEN=patron.csrf_token())
         assert as_stranger(key) == 401
 
     def test_wstg_sess_06_allauths_logout_ends_the_server_session_too(self, patron):
         key = session_key(patron)
         response = patron.post(
-            "/accounts/logout/", {"csrfmiddlewaretoken": csrf_token(patron)}
+            "/accounts/logout/", {"csrfmiddlewaretoken": patron.csrf_token()}
         )
         assert response.status_code == 302
         assert as_stranger(key) == 401
@@ -368,9 +360,9 @@ class TestLogout:
     def test_wstg_sess_06_logout_ends_only_this_browsers_session(
         self, patron, second_browser
     ):
-        patron.post("/api/auth/logout", HTTP_X_CSRFTOKEN=csrf_token(patron))
-        assert me(patron) == 401
-        assert me(second_browser) == 200
+        patron.post("/api/auth/logout", HTTP_X_CSRFTOKEN=patron.csrf_token())
+        assert patron.me().status_code == 401
+        assert second_browser.me().status_code == 200
 
 
 # A CLOCK FOR THE SCENARIOS THAT WAIT
@@ -397,7 +389,7 @@ class TestSessionPuzzling:
         self, client, fake_patreon
     ):
         start_login(client)  # the session now holds OAuth state
-        assert me(client) == 401
+        assert client.me().status_code == 401
         assert client.get("/api/auth/sessions").status_code == 401
         assert client.get("/admin/").status_code == 302
 
@@ -431,7 +423,7 @@ class TestSessionPuzzling:
             {"login": "plain", "password": "s3cret!pw", "csrfmiddlewaretoken": token},
         )
         assert response.status_code == 403
-        assert me(client) == 401
+        assert client.me().status_code == 401
 
 
 # SESSION HIJACKING AND REPLAY
@@ -444,7 +436,7 @@ class TestHijackingAndReplay:
     ):
         stolen = session_key(second_browser)
         patron.post(
-            "/api/auth/sessions/revoke-others", HTTP_X_CSRFTOKEN=csrf_token(patron)
+            "/api/auth/sessions/revoke-others", HTTP_X_CSRFTOKEN=patron.csrf_token()
         )
         assert as_stranger(stolen) == 401
 
@@ -483,7 +475,7 @@ class TestSecretKeyRotation:
     ):
         settings.SECRET_KEY_FALLBACKS = [settings.SECRET_KEY]
         settings.SECRET_KEY = secrets.token_urlsafe(64)
-        assert [me(patron) for _ in range(3)] == [200, 200, 200]
+        assert [patron.me().status_code for _ in range(3)] == [200, 200, 200]
 
     def test_dropping_the_old_key_from_the_fallbacks_logs_everyone_out(
         self, patron, settings
@@ -648,7 +640,7 @@ def assert_nobody_logged_in(client, response):
     if response.status_code == 302:
         assert not urlsplit(response["Location"]).netloc
     assert b"Traceback" not in response.content
-    assert me(client) == 401
+    assert client.me().status_code == 401
 
 
 class TestOAuthTampering:
@@ -692,7 +684,7 @@ class TestOAuthTampering:
     def test_oauth_a_code_already_used_is_worthless(self, client, fake_patreon):
         used = callback_query(consent(start_login(client)))
         callback_with(client, **used)
-        assert me(client) == 200
+        assert client.me().status_code == 200
         fresh = callback_query(consent(start_login(client)))
         response = callback_with(client, code=used["code"], state=fresh["state"])
         assert b"We could not log you in" in response.content
@@ -798,7 +790,7 @@ class TestHostHeaderInjection:
     def test_forwarded_host_headers_never_reach_the_recent_login_url(
         self, patron, second_browser, later
     ):
-        token, target = csrf_token(patron), other_session_id(patron)
+        token, target = patron.csrf_token(), other_session_id(patron)
         later(minutes=6)
         response = patron.delete(
             f"/api/auth/sessions/{target}",
@@ -868,7 +860,7 @@ class TestAdmin:
         self, patron, second_browser
     ):
         url = reverse("admin:sessions_session_revoke_everything")
-        response = patron.post(url, {"csrfmiddlewaretoken": csrf_token(patron)})
+        response = patron.post(url, {"csrfmiddlewaretoken": patron.csrf_token()})
         assert response.status_code == 302
         assert response["Location"].startswith("/admin/login/")
         assert_nothing_happened(patron, second_browser)

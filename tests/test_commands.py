@@ -18,10 +18,6 @@ def run(*args):
     return out.getvalue()
 
 
-def me_status(browser):
-    return browser.get("/api/auth/me").status_code
-
-
 def test_staff_grant_and_remove_by_patreon_id(two_patrons):
     run("staff", "grant", "--patreon-id", "100001")
     user = User.objects.get(patreon__patreon_id="100001")
@@ -31,7 +27,8 @@ def test_staff_grant_and_remove_by_patreon_id(two_patrons):
     user = User.objects.get(pk=user.pk)
     assert not user.is_staff
     assert not user.has_perm("sessions.delete_session")
-    assert me_status(two_patrons["100001"]) == 401  # access removed, sessions ended
+    # Access removed, sessions ended.
+    assert two_patrons["100001"].me().status_code == 401
 
 
 def test_staff_grant_by_email(two_patrons):

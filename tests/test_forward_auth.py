@@ -212,7 +212,7 @@ def test_a_deactivated_user_is_401_and_nothing_is_written(patron):
 
 
 def test_other_methods_are_405(patron):
-    token = patron.get("/api/auth/csrf").json()["csrf_token"]
+    token = patron.csrf_token()
     response = patron.post(CHECK, HTTP_X_CSRFTOKEN=token)
     assert response.status_code == 405
     assert response["Allow"] == "GET, HEAD, OPTIONS"

@@ -22,10 +22,6 @@ from tests.patreon import CSRF_INPUT, consent, log_in, path_of, start_login
 pytestmark = pytest.mark.django_db
 
 
-def me(client):
-    return client.get("/api/auth/me")
-
-
 def test_login_page_starts_the_flow_with_a_post(client):
     page = client.get("/login")
     assert b'method="post"' in page.content
@@ -51,7 +47,7 @@ def test_whole_flow_shows_the_patrons_own_id_and_tiers(client, fake_patreon):
     response = log_in(client, "1001")
     assert response.status_code == 302
     assert response["Location"] == FRONTEND_ORIGIN
-    body = me(client).json()
+    body = client.me().json()
     assert body["authenticated"] is True
     assert body["patreon"]["id"] == "1001"
     assert body["patreon"]["patron_status"] == "active_patron"
@@ -85,7 +81,7 @@ def test_membership_of_our_campaign_is_picked_not_the_first(
 ):
     patron = "1007"  # a patron of another campaign too
     log_in(client, patron)
-    body = me(client).json()
+    body = client.me().json()
     assert body["patreon"]["campaign_id"] == settings.PATREON_CAMPAIGN_ID
     assert body["patreon"]["patron_status"] == "active_patron"
 
@@ -94,7 +90,7 @@ def test_membership_snapshot_is_stored(client, fake_patreon):
     log_in(client, "1001")
     snapshot = PatreonMembership.objects.get(patreon_id="1001")
     assert snapshot.patron_status == "active_patron"
-    assert snapshot.tiers == me(client).json()["patreon"]["tiers"]
+    assert snapshot.tiers == client.me().json()["patreon"]["tiers"]
     assert snapshot.synced_at is not None
 
 
@@ -112,14 +108,14 @@ def test_same_patron_twice_gets_one_account(client, fake_patreon, client_factory
     other = client_factory()
     log_in(other, "1001")
     assert User.objects.filter(patreon__patreon_id="1001").count() == 1
-    assert me(client).json()["user"]["id"] == me(other).json()["user"]["id"]
+    assert client.me().json()["user"]["id"] == other.me().json()["user"]["id"]
 
 
 def test_accounts_are_never_linked_by_email(client, fake_patreon, django_user_model):
     """A local user with the patron's email stays a different account."""
     django_user_model.objects.create(username="squatter", email="ada@example.test")
     log_in(client, "1001")
-    assert me(client).json()["user"]["username"] != "squatter"
+    assert client.me().json()["user"]["username"] != "squatter"
 
 
 def test_two_patrons_interleaved_each_see_their_own_id(client_factory, fake_patreon):
@@ -129,8 +125,8 @@ def test_two_patrons_interleaved_each_see_their_own_id(client_factory, fake_patr
     alice_callback = consent(alice_url, "100001")
     alice.get(path_of(alice_callback))
     bob.get(path_of(bob_callback))
-    assert me(alice).json()["patreon"]["id"] == "100001"
-    assert me(bob).json()["patreon"]["id"] == "100002"
+    assert alice.me().json()["patreon"]["id"] == "100001"
+    assert bob.me().json()["patreon"]["id"] == "100002"
 
 
 def test_next_is_honoured_for_a_frontend_page(client, fake_patreon):
@@ -163,18 +159,18 @@ def test_session_key_before_login_is_dead_after_it(client, fake_patreon, setting
     after = client.cookies[settings.SESSION_COOKIE_NAME].value
     assert after != before
     client.cookies[settings.SESSION_COOKIE_NAME] = before
-    assert me(client).status_code == 401
+    assert client.me().status_code == 401
 
 
 def test_logout_then_replaying_the_old_cookie_gets_401(client, fake_patreon, settings):
     log_in(client, "1001")
     cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
-    token = client.get("/api/auth/csrf").json()["csrf_token"]
+    token = client.csrf_token()
     response = client.post("/api/auth/logout", HTTP_X_CSRFTOKEN=token)
     assert response.status_code == 200
-    assert me(client).status_code == 401
+    assert client.me().status_code == 401
     client.cookies[settings.SESSION_COOKIE_NAME] = cookie
-    assert me(client).status_code == 401
+    assert client.me().status_code == 401
 
 
 def assert_friendly_failure(response):
@@ -189,19 +185,19 @@ def test_tampered_state_is_refused(client, fake_patreon):
     callback = consent(start_login(client))
     response = client.get(path_of(callback.replace("state=", "state=x")))
     assert_friendly_failure(response)
-    assert me(client).status_code == 401
+    assert client.me().status_code == 401
     assert not User.objects.exists()
 
 
 def test_replayed_state_and_code_are_refused(client, fake_patreon, client_factory):
     callback = consent(start_login(client))
     client.get(path_of(callback))
-    assert me(client).status_code == 200
+    assert client.me().status_code == 200
     # The same callback again, in the same browser and in another one.
     other = client_factory()
     for browser in (client, other):
         assert_friendly_failure(browser.get(path_of(callback)))
-    assert me(other).status_code == 401
+    assert other.me().status_code == 401
 
 
 def test_replayed_code_is_refused_by_patreon(client, fake_patreon):
@@ -210,7 +206,7 @@ def test_replayed_code_is_refused_by_patreon(client, fake_patreon):
     client.get(
         f"/api/auth/patreon/callback?code={used['code'][0]}&state={used['state'][0]}"
     )
-    assert me(client).status_code == 200
+    assert client.me().status_code == 200
     fresh = parse_qs(urlsplit(consent(start_login(client))).query)
     response = client.get(
         f"/api/auth/patreon/callback?code={used['code'][0]}&state={fresh['state'][0]}"
@@ -248,7 +244,7 @@ def test_patreon_failure_lands_on_a_friendly_page(
     response = client.get(path_of(callback))
     assert response.status_code == 401
     assert_friendly_failure(response)
-    assert me(client).status_code == 401
+    assert client.me().status_code == 401
     assert not User.objects.exists()
     assert failure(caplog).reason == "patreon_error"
 
@@ -293,7 +289,7 @@ def test_no_token_reaches_a_response_the_database_or_the_log(
 
     caplog.set_level("DEBUG")
     log_in(client, "1001")
-    body = me(client).content.decode()
+    body = client.me().content.decode()
     tokens = fake_patreon.issued_tokens
     assert tokens
     stored = json.dumps(list(SocialAccount.objects.values("extra_data")))
@@ -510,20 +506,20 @@ def test_a_display_name_never_becomes_a_username(client_factory, fake_patreon):
         email="patreon-7777778@example.test",
     )
     log_in(victim, "7777778")
-    assert me(mallory).json()["user"]["username"] == "patreon-1000001"
-    assert me(victim).json()["user"]["username"] == "patreon-7777778"
+    assert mallory.me().json()["user"]["username"] == "patreon-1000001"
+    assert victim.me().json()["user"]["username"] == "patreon-7777778"
 
 
 def test_connecting_another_patreon_account_is_refused(client, fake_patreon, caplog):
     log_in(client, "1000001")
-    user_id = me(client).json()["user"]["id"]
+    user_id = client.me().json()["user"]["id"]
     response = press_login(client, process="connect")
     assert response.status_code == 400
     assert b"cannot be connected" in response.content
     assert not fake_patreon.requests[-1]["path"].endswith("/authorize")
     record = failure(caplog)
     assert (record.reason, record.user_id) == ("connect_refused", user_id)
-    assert me(client).json()["user"]["id"] == user_id  # still logged in, unchanged
+    assert client.me().json()["user"]["id"] == user_id  # still logged in, unchanged
 
 
 @pytest.mark.parametrize("process", ["redirect", "x" * 1000])
@@ -561,12 +557,12 @@ def test_a_patron_whose_social_account_row_is_gone_comes_back_to_their_user(
     next login made a second user and failed on the membership's patreon_id.
     """
     log_in(client, "1000001")
-    user_id = me(client).json()["user"]["id"]
+    user_id = client.me().json()["user"]["id"]
     SocialAccount.objects.all().delete()
     again = client_factory()
     assert log_in(again, "1000001").status_code == 302
-    assert me(again).json()["user"]["id"] == user_id
-    assert me(again).json()["user"]["username"] == "patreon-1000001"
+    assert again.me().json()["user"]["id"] == user_id
+    assert again.me().json()["user"]["username"] == "patreon-1000001"
     assert User.objects.count() == PatreonMembership.objects.count() == 1
     assert SocialAccount.objects.get().user_id == user_id
 
@@ -603,7 +599,7 @@ def test_a_username_held_by_a_hand_made_account_refuses_the_login(
     assert response.status_code == 409
     assert b"held by another account" in response.content
     assert failure(caplog).reason == "identity_conflict"
-    assert me(client).status_code == 401
+    assert client.me().status_code == 401
     assert User.objects.count() == 1
     assert not SocialAccount.objects.exists()
     assert not PatreonMembership.objects.exists()
@@ -615,7 +611,7 @@ def test_a_deactivated_user_s_login_is_a_login_failed_event(
     log_in(client_factory(), "1000001")
     User.objects.update(is_active=False)
     log_in(client, "1000001")
-    assert me(client).status_code == 401
+    assert client.me().status_code == 401
     assert failure(caplog).reason == "user_inactive"
 
 
@@ -661,7 +657,7 @@ def test_a_new_patron_whose_membership_cannot_be_written_leaves_nothing(
     refuse_memberships()
     response = log_in(client, "1001")
     assert_database_failure(response, caplog, "database_error")
-    assert me(client).status_code == 401
+    assert client.me().status_code == 401
     assert not User.objects.exists()
     assert not SocialAccount.objects.exists()
     assert not EmailAddress.objects.exists()
@@ -676,7 +672,7 @@ def test_a_returning_patron_whose_membership_cannot_be_written_changes_nothing(
     refuse_memberships()
     response = log_in_as(client, fake_patreon, "1001", full_name="Someone Else")
     assert_database_failure(response, caplog, "database_error")
-    assert me(client).status_code == 401
+    assert client.me().status_code == 401
     after = User.objects.get()
     assert (after.name, after.last_login) == (before.name, before.last_login)
 
@@ -730,7 +726,7 @@ def test_a_busy_database_is_a_friendly_page_and_leaves_nothing(
     assert_database_failure(response, caplog, "database_busy")
     assert response.status_code == 503
     assert response["Retry-After"]
-    assert me(client).status_code == 401
+    assert client.me().status_code == 401
     assert not User.objects.exists()
     assert not SocialAccount.objects.exists()
 
@@ -816,7 +812,7 @@ def test_an_odd_patreon_profile_still_logs_the_patron_in(
 
     response = log_in_as(client, fake_patreon, "1001", **attributes)
     assert response.status_code == 302, response.content[:500]
-    body = me(client).json()
+    body = client.me().json()
     assert body["patreon"]["id"] == "1001"
     assert body["user"]["username"] == "patreon-1001"
     user = User.objects.get(patreon__patreon_id="1001")
@@ -845,7 +841,7 @@ def test_an_odd_patreon_profile_still_logs_the_patron_in(
 def test_markup_in_a_name_is_shown_as_text(client, fake_patreon):
     log_in_as(client, fake_patreon, "1001", full_name="<i>Ada</i>")
     assert b"&lt;i&gt;Ada&lt;/i&gt;" in client.get("/login").content
-    assert me(client).json()["user"]["name"] == "<i>Ada</i>"
+    assert client.me().json()["user"]["name"] == "<i>Ada</i>"
 
 
 def test_a_membership_left_on_another_user_by_the_old_connect_pages_moves(
@@ -856,6 +852,6 @@ def test_a_membership_left_on_another_user_by_the_old_connect_pages_moves(
     other = django_user_model.objects.create(username="connected-it")
     SocialAccount.objects.update(user=other)
     assert log_in(client, "1000001").status_code == 302
-    assert me(client).json()["user"]["id"] == other.pk
+    assert client.me().json()["user"]["id"] == other.pk
     assert PatreonMembership.objects.get(patreon_id="1000001").user_id == other.pk
     assert PatreonMembership.objects.count() == 1

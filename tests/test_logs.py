@@ -9,7 +9,7 @@ import pytest
 from django.urls import include, path
 from django.utils.log import configure_logging
 
-from tests.patreon import CSRF_INPUT
+from tests.admin import run_action
 from ventures.logs import (
     JsonFormatter,
     RequestIdFilter,
@@ -84,19 +84,12 @@ def test_logout_and_revocation_are_logged_with_who_and_whose(
     log_in(alice, "1001")
     log_in(bob, "1002")
     bob_id = Session.objects.get(user__patreon__patreon_id="1002").user_id
-    token = alice.get("/api/auth/csrf").json()["csrf_token"]
-    alice.post("/api/auth/logout", HTTP_X_CSRFTOKEN=token)
-    url = reverse("admin:sessions_session_changelist")
-    page = superuser.get(url).content.decode()
-    superuser.post(
-        url,
-        {
-            "action": "revoke_selected",
-            "_selected_action": list(
-                Session.objects.filter(user_id=bob_id).values_list("pk", flat=True)
-            ),
-            "csrfmiddlewaretoken": CSRF_INPUT.search(page)[1],
-        },
+    alice.post("/api/auth/logout", HTTP_X_CSRFTOKEN=alice.csrf_token())
+    run_action(
+        superuser,
+        reverse("admin:sessions_session_changelist"),
+        "revoke_selected",
+        Session.objects.filter(user_id=bob_id).values_list("pk", flat=True),
     )
     events = {
         r.event: json.loads(JsonFormatter().format(r))

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 from django.db import connections
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.adapters import USER_AGENT_PRODUCT
@@ -47,10 +46,6 @@ def row():
     user = User.objects.create(username="patreon-1001")
     apply("1001", ACTIVE, read_started_at=T0, source="login", user=user)
     return PatreonMembership.objects.get(patreon_id="1001")
-
-
-def me(client):
-    return client.get(reverse("api-me")).json()["patreon"]
 
 
 # Monotonic writes.
@@ -170,7 +165,7 @@ def test_a_login_whose_read_is_older_than_the_row_keeps_the_row(client, fake_pat
         patron_status="former_patron", tiers=[], synced_at=newer, source="sync"
     )
     log_in(client, "1001")
-    body = me(client)
+    body = client.me().json()["patreon"]
     assert (body["patron_status"], body["tiers"], body["source"]) == (
         "former_patron",
         [],
@@ -242,7 +237,7 @@ def test_a_later_login_clears_an_announced_change(client, fake_patreon):
 )
 def test_me_shows_the_member_fields(client, fake_patreon, patron, expected):
     log_in(client, patron)
-    body = me(client)
+    body = client.me().json()["patreon"]
     assert {name: body[name] for name in expected} == expected
     assert (body["source"], body["stale"]) == ("login", False)
 
@@ -257,9 +252,9 @@ def test_me_is_stale_once_older_than_patreon_stale_after(
     log_in(client, "1001")
     rows = PatreonMembership.objects.filter(patreon_id="1001")
     rows.update(synced_at=timezone.now() - timedelta(minutes=59))
-    assert me(client)["stale"] is False
+    assert client.me().json()["patreon"]["stale"] is False
     rows.update(synced_at=timezone.now() - timedelta(minutes=61))
-    body = me(client)
+    body = client.me().json()["patreon"]
     assert body["stale"] is True
     assert body["patron_status"] == "active_patron"  # still served
 
@@ -270,9 +265,9 @@ def test_me_is_stale_when_a_change_is_not_reread_within_ten_minutes(
     log_in(client, "1001")
     rows = PatreonMembership.objects.filter(patreon_id="1001")
     rows.update(changed_at=timezone.now() - timedelta(minutes=9))
-    assert me(client)["stale"] is False
+    assert client.me().json()["patreon"]["stale"] is False
     rows.update(changed_at=timezone.now() - timedelta(minutes=11))
-    assert me(client)["stale"] is True
+    assert client.me().json()["patreon"]["stale"] is True
 
 
 # Every Patreon call names us.

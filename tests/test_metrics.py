@@ -210,13 +210,9 @@ def test_a_revocation_counts_each_session_it_ends(scraper, patron, second_browse
 
 def test_a_logout_counts_as_a_session_ended(scraper, patron):
     before = samples(scraper)
-    patron.post("/api/auth/logout", HTTP_X_CSRFTOKEN=csrf_token(patron))
+    patron.post("/api/auth/logout", HTTP_X_CSRFTOKEN=patron.csrf_token())
     after = samples(scraper)
     assert grew(before, after, "ventures_sessions_ended_total", event="logged_out") == 1
-
-
-def csrf_token(browser):
-    return browser.get("/api/auth/csrf").json()["csrf_token"]
 
 
 def test_active_sessions_count_logged_in_people_once_a_minute(

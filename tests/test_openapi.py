@@ -143,10 +143,6 @@ def assert_conforms_to(response, name):
     return assert_conforms_at(response, pointer("components", "responses", name))
 
 
-def csrf_token(client):
-    return client.get("/api/auth/csrf").json()["csrf_token"]
-
-
 def session_ids(client):
     return {
         s["current"]: s["id"]
@@ -390,7 +386,7 @@ class TestLoggedOutAnswers:
         assert settings.CSRF_COOKIE_NAME in response.cookies
 
     def test_logging_out_when_logged_out_is_harmless(self, client):
-        response = client.post("/api/auth/logout", HTTP_X_CSRFTOKEN=csrf_token(client))
+        response = client.post("/api/auth/logout", HTTP_X_CSRFTOKEN=client.csrf_token())
         body = assert_conforms(response, "post", "/api/auth/logout")
         assert body == {"authenticated": False, "logged_out": False}
 
@@ -400,13 +396,13 @@ class TestLoggedOutAnswers:
     def test_ending_a_session_is_the_401_logged_out_shape(self, client):
         response = client.delete(
             "/api/auth/sessions/0123456789abcdef0123",
-            HTTP_X_CSRFTOKEN=csrf_token(client),
+            HTTP_X_CSRFTOKEN=client.csrf_token(),
         )
         assert_conforms(response, "delete", "/api/auth/sessions/{id}")
 
     def test_ending_other_sessions_is_the_401_logged_out_shape(self, client):
         response = client.post(
-            "/api/auth/sessions/revoke-others", HTTP_X_CSRFTOKEN=csrf_token(client)
+            "/api/auth/sessions/revoke-others", HTTP_X_CSRFTOKEN=client.csrf_token()
         )
         assert_conforms(response, "post", "/api/auth/sessions/revoke-others")
 
@@ -449,7 +445,7 @@ class TestLoggedInAnswers:
     def test_ending_another_session(self, patron, second_browser):
         other = session_ids(patron)[False]
         response = patron.delete(
-            f"/api/auth/sessions/{other}", HTTP_X_CSRFTOKEN=csrf_token(patron)
+            f"/api/auth/sessions/{other}", HTTP_X_CSRFTOKEN=patron.csrf_token()
         )
         body = assert_conforms(response, "delete", "/api/auth/sessions/{id}")
         assert body == {"revoked": 1, "authenticated": True}
@@ -457,14 +453,14 @@ class TestLoggedInAnswers:
     def test_ending_the_current_session(self, patron):
         current = session_ids(patron)[True]
         response = patron.delete(
-            f"/api/auth/sessions/{current}", HTTP_X_CSRFTOKEN=csrf_token(patron)
+            f"/api/auth/sessions/{current}", HTTP_X_CSRFTOKEN=patron.csrf_token()
         )
         body = assert_conforms(response, "delete", "/api/auth/sessions/{id}")
         assert body == {"revoked": 1, "authenticated": False}
 
     def test_ending_other_sessions(self, patron, second_browser):
         response = patron.post(
-            "/api/auth/sessions/revoke-others", HTTP_X_CSRFTOKEN=csrf_token(patron)
+            "/api/auth/sessions/revoke-others", HTTP_X_CSRFTOKEN=patron.csrf_token()
         )
         body = assert_conforms(response, "post", "/api/auth/sessions/revoke-others")
         assert body["revoked"] == 1
@@ -472,7 +468,7 @@ class TestLoggedInAnswers:
     def test_a_login_too_old_to_end_other_sessions(
         self, patron, second_browser, time_machine
     ):
-        token, other = csrf_token(patron), session_ids(patron)[False]
+        token, other = patron.csrf_token(), session_ids(patron)[False]
         time_machine.move_to(timezone.now() + timedelta(minutes=6), tick=False)
         for response, method, path in (
             (
@@ -490,7 +486,7 @@ class TestLoggedInAnswers:
             assert body["error"] == "recent_login_required"
 
     def test_logging_out(self, patron):
-        response = patron.post("/api/auth/logout", HTTP_X_CSRFTOKEN=csrf_token(patron))
+        response = patron.post("/api/auth/logout", HTTP_X_CSRFTOKEN=patron.csrf_token())
         body = assert_conforms(response, "post", "/api/auth/logout")
         assert body == {"authenticated": False, "logged_out": True}
 
@@ -518,7 +514,7 @@ class TestErrorAnswers:
     )
     def test_an_unknown_session_id(self, patron, session_id):
         response = patron.delete(
-            f"/api/auth/sessions/{session_id}", HTTP_X_CSRFTOKEN=csrf_token(patron)
+            f"/api/auth/sessions/{session_id}", HTTP_X_CSRFTOKEN=patron.csrf_token()
         )
         assert_conforms(response, "delete", "/api/auth/sessions/{id}")
 
@@ -533,7 +529,7 @@ class TestErrorAnswers:
         documented = DOCUMENT["paths"][template]
         method = next(m for m in ("put", "patch", "post") if m not in documented)
         path = template.replace("{id}", "0123456789abcdef0123")
-        response = getattr(patron, method)(path, HTTP_X_CSRFTOKEN=csrf_token(patron))
+        response = getattr(patron, method)(path, HTTP_X_CSRFTOKEN=patron.csrf_token())
         assert response.status_code == 405
         assert_conforms_to(response, "MethodNotAllowed")
 

@@ -336,10 +336,6 @@ def outcome(response):
     return f"→{match.view_name}"
 
 
-def csrf_token(browser):
-    return browser.get(reverse("api-csrf")).json()["csrf_token"]
-
-
 def cases(rows, lead_columns):
     """The table's rows as pytest params: the leading columns, then per role."""
     params = []
@@ -359,7 +355,7 @@ def test_admin_url(world, key, target, expected):
     got = {}
     for role, browser in world.browsers.items():
         if key == "logout":  # a GET is refused (405); logging out is a POST
-            token = csrf_token(browser)
+            token = browser.csrf_token()
             response = browser.post(url, {"csrfmiddlewaretoken": token})
         else:
             response = browser.get(url)
@@ -378,7 +374,7 @@ def test_every_admin_url_has_a_row():
 def test_admin_post(world, role, key, target, expected):
     browser = world.browsers[role]
     url = admin_url(key, target, world)
-    response = browser.post(url, {"csrfmiddlewaretoken": csrf_token(browser)})
+    response = browser.post(url, {"csrfmiddlewaretoken": browser.csrf_token()})
     got = outcome(response)
     if response.status_code == 302 and got != LOGIN:
         owner = getattr(world, target or "patron")
@@ -414,7 +410,7 @@ def test_admin_action(world, role, label, action, target, expected):
             "_selected_action": [str(pk)],
             "index": "0",
             "post": "yes",  # delete_selected's "Yes, I'm sure"
-            "csrfmiddlewaretoken": csrf_token(browser),
+            "csrfmiddlewaretoken": browser.csrf_token(),
         },
     )
     got = outcome(response)
@@ -471,7 +467,7 @@ def test_endpoint(world, method, route, target, expected):
         url = endpoint_url(route, target, world, browser)
         headers = {}
         if method != "GET":
-            headers["HTTP_X_CSRFTOKEN"] = csrf_token(browser)
+            headers["HTTP_X_CSRFTOKEN"] = browser.csrf_token()
         got[role] = outcome(browser.generic(method, url, **headers))
     assert got == expected
 

@@ -23,15 +23,11 @@ def row(patreon_id):
     return PatreonMembership.objects.get(patreon_id=patreon_id)
 
 
-def me(browser):
-    return browser.get("/api/auth/me").json()["patreon"]
-
-
 def test_a_cancellation_is_re_read_and_served(patron, creator_token, fake_patreon):
     fake_patreon.act("1001", "cancel", webhook=False)
     memberships.mark_changed("1001", timezone.now())
     assert sync.reread("1001") == "updated"
-    membership = me(patron)
+    membership = patron.me().json()["patreon"]
     assert membership["patron_status"] == "former_patron"
     assert membership["tiers"] == []
     assert membership["source"] == "webhook"

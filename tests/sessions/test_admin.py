@@ -15,7 +15,8 @@ from django.utils import timezone
 from accounts.models import User
 from sessions.admin import SessionAdmin
 from sessions.models import Session
-from tests.patreon import CSRF_INPUT, log_in, start_login
+from tests.admin import csrf, run_action, sessions_of
+from tests.patreon import log_in, start_login
 from tests.sessions.conftest import T0
 
 pytestmark = pytest.mark.django_db
@@ -27,30 +28,6 @@ CHROME_ON_LINUX = (
 )
 
 
-def csrf(response):
-    return CSRF_INPUT.search(response.content.decode())[1]
-
-
-def me(client):
-    return client.get("/api/auth/me")
-
-
-def sessions_of(patreon_id):
-    return Session.objects.filter(user__patreon__patreon_id=patreon_id)
-
-
-def run_action(superuser, url, action, pks):
-    page = superuser.get(url)
-    return superuser.post(
-        url,
-        {
-            "action": action,
-            "_selected_action": [str(pk) for pk in pks],
-            "csrfmiddlewaretoken": csrf(page),
-        },
-    )
-
-
 def test_staff_revokes_one_users_session_and_it_dies_on_the_next_request(
     superuser, alice, bob
 ):
@@ -58,8 +35,8 @@ def test_staff_revokes_one_users_session_and_it_dies_on_the_next_request(
     [alice_session] = sessions_of("100001")
     response = run_action(superuser, url, "revoke_selected", [alice_session.pk])
     assert response.status_code == 302
-    assert me(alice).status_code == 401
-    assert me(bob).json()["patreon"]["id"] == "100002"
+    assert alice.me().status_code == 401
+    assert bob.me().json()["patreon"]["id"] == "100002"
 
 
 def test_revocation_is_in_the_admin_history(superuser, alice):
@@ -77,9 +54,9 @@ def test_revoke_all_of_a_users_sessions_from_the_session_list(
     log_in(second, "100001")
     [first, *_] = sessions_of("100001")
     run_action(superuser, reverse(CHANGELIST), "revoke_all_of_users", [first.pk])
-    assert me(alice).status_code == 401
-    assert me(second).status_code == 401
-    assert me(bob).status_code == 200
+    assert alice.me().status_code == 401
+    assert second.me().status_code == 401
+    assert bob.me().status_code == 200
     assert not sessions_of("100001").exists()
 
 
@@ -105,11 +82,11 @@ def test_revoke_every_session_asks_first_then_logs_everyone_out(superuser, alice
     page = superuser.get(url)
     assert page.status_code == 200
     assert b"Yes, revoke every session" in page.content
-    assert me(alice).status_code == 200  # nothing happened yet
+    assert alice.me().status_code == 200  # nothing happened yet
     response = superuser.post(url, {"csrfmiddlewaretoken": csrf(page)})
     assert response.status_code == 302
-    assert me(alice).status_code == 401
-    assert me(bob).status_code == 401
+    assert alice.me().status_code == 401
+    assert bob.me().status_code == 401
     assert not Session.objects.exists()
     assert LogEntry.objects.filter(object_repr="every session").exists()
 
@@ -286,5 +263,5 @@ def test_nothing_in_the_admin_hands_staff_a_live_session_key(
     # Presenting what the admin does show, as a cookie, logs nobody in.
     intruder = type(alice)()
     intruder.cookies[settings.SESSION_COOKIE_NAME] = session.pk
-    assert me(intruder).status_code == 401
-    assert me(alice).status_code == 200
+    assert intruder.me().status_code == 401
+    assert alice.me().status_code == 200

@@ -19,21 +19,17 @@ def run(*args):
     return out.getvalue()
 
 
-def me_status(browser):
-    return browser.get("/api/auth/me").status_code
-
-
 def test_revoke_sessions_by_patreon_id(two_patrons):
     assert "Revoked 1 session(s)" in run("revoke_sessions", "--patreon-id", "100001")
-    assert me_status(two_patrons["100001"]) == 401
-    assert me_status(two_patrons["100002"]) == 200
+    assert two_patrons["100001"].me().status_code == 401
+    assert two_patrons["100002"].me().status_code == 200
 
 
 def test_revoke_sessions_by_username(two_patrons):
     user = User.objects.get(patreon__patreon_id="100002")
     run("revoke_sessions", "--user", user.username)
-    assert me_status(two_patrons["100002"]) == 401
-    assert me_status(two_patrons["100001"]) == 200
+    assert two_patrons["100002"].me().status_code == 401
+    assert two_patrons["100001"].me().status_code == 200
 
 
 def test_revoke_sessions_dry_run_revokes_nothing(two_patrons):
@@ -43,7 +39,7 @@ def test_revoke_sessions_dry_run_revokes_nothing(two_patrons):
 
 def test_revoke_all_sessions(two_patrons):
     run("revoke_sessions", "--all")
-    assert {me_status(b) for b in two_patrons.values()} == {401}
+    assert {b.me().status_code for b in two_patrons.values()} == {401}
     assert not Session.objects.exists()
 
 

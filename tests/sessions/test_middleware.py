@@ -20,10 +20,6 @@ FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.
 SAFARI = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_5 like Mac OS X) Safari/604.1"
 
 
-def me(client):
-    return client.get("/api/auth/me").status_code
-
-
 def row(client, settings):
     return Session.objects.get(
         pk=hash_key(client.cookies[settings.SESSION_COOKIE_NAME].value)
@@ -113,12 +109,12 @@ def test_a_very_long_user_agent_is_truncated_when_activity_is_recorded(
     long_agent = SAFARI + "x" * 1000
     firefox_patron.defaults["HTTP_USER_AGENT"] = long_agent
     clock(seconds=settings.SESSION_ACTIVITY_INTERVAL + 1)
-    assert me(firefox_patron) == 200
+    assert firefox_patron.me().status_code == 200
     assert row(firefox_patron, settings).user_agent == long_agent[:255]
 
 
 def test_a_requests_client_does_not_leak_into_sessions_saved_after_it(firefox_patron):
-    assert me(firefox_patron) == 200
+    assert firefox_patron.me().status_code == 200
     store = SessionStore()
     store["name"] = "shell"
     store.save()
@@ -138,7 +134,7 @@ def test_requests_within_the_activity_interval_write_nothing(
     with CaptureQueriesContext(connection) as queries:
         for second in range(0, interval, 10):
             clock(seconds=second)
-            assert me(firefox_patron) == 200
+            assert firefox_patron.me().status_code == 200
     assert session_writes(queries) == []
 
 
@@ -148,7 +144,7 @@ def test_the_first_request_after_the_interval_writes_once(
     clock(seconds=settings.SESSION_ACTIVITY_INTERVAL + 1)
     with CaptureQueriesContext(connection) as queries:
         for _ in range(10):
-            assert me(firefox_patron) == 200
+            assert firefox_patron.me().status_code == 200
     [update] = session_writes(queries)
     assert update.lstrip().upper().startswith("UPDATE")
 
@@ -159,7 +155,7 @@ def test_the_write_after_the_interval_records_the_new_activity(
     later = settings.SESSION_ACTIVITY_INTERVAL + 1
     clock(seconds=later)
     firefox_patron.defaults.update(HTTP_USER_AGENT=SAFARI, REMOTE_ADDR="198.51.100.9")
-    assert me(firefox_patron) == 200
+    assert firefox_patron.me().status_code == 200
     seen = row(firefox_patron, settings)
     assert seen.last_seen == T0 + timedelta(seconds=later)
     assert seen.ip == "198.51.100.9"
@@ -170,7 +166,7 @@ def test_the_write_after_the_interval_records_the_new_activity(
 def test_activity_within_the_interval_is_not_recorded(firefox_patron, clock, settings):
     clock(seconds=settings.SESSION_ACTIVITY_INTERVAL - 1)
     firefox_patron.defaults.update(HTTP_USER_AGENT=SAFARI, REMOTE_ADDR="198.51.100.9")
-    assert me(firefox_patron) == 200
+    assert firefox_patron.me().status_code == 200
     seen = row(firefox_patron, settings)
     assert seen.last_seen == T0
     assert (seen.ip, seen.user_agent) == ("127.0.0.1", FIREFOX)
@@ -186,8 +182,8 @@ def test_the_activity_interval_follows_its_setting(
     settings.SESSION_ACTIVITY_INTERVAL = interval
     clock(seconds=elapsed)
     with CaptureQueriesContext(connection) as queries:
-        assert me(firefox_patron) == 200
-        assert me(firefox_patron) == 200
+        assert firefox_patron.me().status_code == 200
+        assert firefox_patron.me().status_code == 200
     assert len(session_writes(queries)) == writes
 
 
@@ -196,7 +192,7 @@ def test_a_session_found_expired_is_deleted_not_just_refused(
 ):
     settings.SESSION_IDLE_TIMEOUT = 600  # lowered after the login: caught in view
     clock(seconds=601)
-    assert me(firefox_patron) == 401
+    assert firefox_patron.me().status_code == 401
     assert not Session.objects.exists()
 
 

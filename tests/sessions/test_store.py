@@ -54,10 +54,6 @@ def cookie(client, settings):
     return client.cookies[settings.SESSION_COOKIE_NAME].value
 
 
-def me(client):
-    return client.get("/api/auth/me").status_code
-
-
 def ada():
     return User.objects.get(patreon__patreon_id="1001")
 
@@ -270,7 +266,7 @@ def test_a_rows_primary_key_presented_as_a_cookie_is_refused(patron, settings):
     """Whoever reads the table cannot present what they read."""
     [row] = Session.objects.all()
     patron.cookies[settings.SESSION_COOKIE_NAME] = row.pk
-    assert me(patron) == 401
+    assert patron.me().status_code == 401
 
 
 def test_the_raw_key_appears_in_no_column_of_any_row(client, fake_patreon, settings):
@@ -295,7 +291,7 @@ def test_the_raw_key_appears_in_no_log_record(client, fake_patreon, settings, ca
         keys = [cookie(client, settings)]
         log_in(client, "1001")
         keys.append(cookie(client, settings))
-        assert me(client) == 200
+        assert client.me().status_code == 200
     assert caplog.records
     assert queries.captured_queries
     for key in keys:
@@ -336,8 +332,8 @@ def test_async_load_finds_and_rekeys_a_key_hashed_under_a_fallback_secret(settin
 
 def test_a_logged_in_person_stays_logged_in_across_a_key_rotation(patron, settings):
     rotate(settings)
-    assert me(patron) == 200
-    assert me(patron) == 200
+    assert patron.me().status_code == 200
+    assert patron.me().status_code == 200
     [row] = Session.objects.all()
     assert row.pk == hash_key(cookie(patron, settings))
 
@@ -354,7 +350,7 @@ def test_a_key_is_not_found_once_its_secret_leaves_the_fallbacks(settings):
 def test_a_cookie_is_refused_once_its_secret_leaves_the_fallbacks(patron, settings):
     rotate(settings)
     settings.SECRET_KEY_FALLBACKS = []
-    assert me(patron) == 401
+    assert patron.me().status_code == 401
 
 
 def test_a_key_rotation_does_not_restart_the_absolute_limit(
@@ -365,11 +361,11 @@ def test_a_key_rotation_does_not_restart_the_absolute_limit(
     log_in(client, "1001")
     clock(minutes=30)
     rotate(settings)
-    assert me(client) == 200
+    assert client.me().status_code == 200
     clock(minutes=80)
-    assert me(client) == 200
+    assert client.me().status_code == 200
     clock(hours=2, seconds=1)
-    assert me(client) == 401
+    assert client.me().status_code == 401
 
 
 def test_a_key_rotation_keeps_the_sessions_creation_time(patron, settings):
@@ -393,7 +389,7 @@ def test_random_cookies_create_no_session_and_are_refused(client, settings):
         length = rng.choice([0, 1, 7, 8, 31, 32, 33, 40, 64, 65, 128, 500])
         value = "".join(rng.choice(alphabet) for _ in range(length))
         client.cookies[settings.SESSION_COOKIE_NAME] = value
-        statuses.add(me(client))
+        statuses.add(client.me().status_code)
     assert statuses == {401}
     assert not Session.objects.exists()
 
@@ -471,9 +467,9 @@ def test_a_persons_session_works_a_second_before_the_idle_limit(
 ):
     log_in(client, "1001")
     clock(hours=1)
-    assert me(client) == 200  # the last recorded activity
+    assert client.me().status_code == 200  # the last recorded activity
     clock(hours=1, seconds=settings.SESSION_IDLE_TIMEOUT - 1)
-    assert me(client) == 200
+    assert client.me().status_code == 200
 
 
 def test_a_persons_session_is_refused_a_second_after_the_idle_limit(
@@ -481,9 +477,9 @@ def test_a_persons_session_is_refused_a_second_after_the_idle_limit(
 ):
     log_in(client, "1001")
     clock(hours=1)
-    assert me(client) == 200  # the last recorded activity
+    assert client.me().status_code == 200  # the last recorded activity
     clock(hours=1, seconds=settings.SESSION_IDLE_TIMEOUT + 1)
-    assert me(client) == 401
+    assert client.me().status_code == 401
 
 
 def test_the_limit_is_enforced_by_the_server_not_the_cookie(clock, patron, settings):
@@ -498,7 +494,7 @@ def keep_busy(client, clock, until, every):
     """Use the session every ``every`` seconds up to ``until`` seconds after T0."""
     for second in range(every, until, every):
         clock(seconds=second)
-        assert me(client) == 200, f"refused at T0 + {second}s"
+        assert client.me().status_code == 200, f"refused at T0 + {second}s"
 
 
 def test_activity_never_extends_a_persons_session_past_its_absolute_limit(
@@ -509,11 +505,11 @@ def test_activity_never_extends_a_persons_session_past_its_absolute_limit(
     keep_busy(client, clock, until=absolute - 2 * HOUR, every=12 * HOUR)
     for second in range(absolute - 2 * HOUR, absolute, 4 * 60):
         clock(seconds=second)
-        assert me(client) == 200
+        assert client.me().status_code == 200
     clock(seconds=absolute - 1)
-    assert me(client) == 200
+    assert client.me().status_code == 200
     clock(seconds=absolute + 1)
-    assert me(client) == 401
+    assert client.me().status_code == 401
 
 
 @pytest.fixture
@@ -526,20 +522,20 @@ def staff_patron(client, fake_patreon, clock):
 
 def test_a_staff_session_works_a_second_before_30_minutes_idle(staff_patron, clock):
     clock(minutes=30, seconds=-1)
-    assert me(staff_patron) == 200
+    assert staff_patron.me().status_code == 200
 
 
 def test_a_staff_session_is_refused_a_second_after_30_minutes_idle(staff_patron, clock):
     clock(minutes=30, seconds=1)
-    assert me(staff_patron) == 401
+    assert staff_patron.me().status_code == 401
 
 
 def test_a_busy_staff_session_still_ends_after_12_hours(staff_patron, clock):
     keep_busy(staff_patron, clock, until=12 * HOUR - 1, every=25 * 60)
     clock(hours=12, seconds=-1)
-    assert me(staff_patron) == 200
+    assert staff_patron.me().status_code == 200
     clock(hours=12, seconds=1)
-    assert me(staff_patron) == 401
+    assert staff_patron.me().status_code == 401
 
 
 def test_a_staff_logins_row_expires_at_the_staff_idle_limit(
@@ -570,7 +566,7 @@ def test_each_limit_follows_its_setting(
     log_in(client, "1001")
     User.objects.filter(pk=ada().pk).update(is_staff=is_staff)
     clock(seconds=600 + offset)
-    assert me(client) == status
+    assert client.me().status_code == status
 
 
 def test_an_abandoned_logins_session_dies_after_the_anonymous_limit(
@@ -584,7 +580,7 @@ def test_an_abandoned_logins_session_dies_after_the_anonymous_limit(
     clock(seconds=settings.SESSION_ANONYMOUS_TIMEOUT + 1)
     callback = consent(authorize_url, "1001")
     client.get(path_of(callback))
-    assert me(client) == 401
+    assert client.me().status_code == 401
     assert not Session.objects.filter(user__isnull=False).exists()
 
 
@@ -594,13 +590,13 @@ def test_a_login_that_takes_5_minutes_gets_the_persons_limits(
     authorize_url = start_login(client)
     clock(minutes=5)
     client.get(path_of(consent(authorize_url, "1001")))
-    assert me(client) == 200
+    assert client.me().status_code == 200
     row = row_for(cookie(client, settings))
     assert row.user_id == ada().pk
     idle = timedelta(seconds=settings.SESSION_IDLE_TIMEOUT)
     assert row.expire_date == T0 + timedelta(minutes=5) + idle
     clock(minutes=5, seconds=settings.SESSION_ANONYMOUS_TIMEOUT + 1)
-    assert me(client) == 200
+    assert client.me().status_code == 200
 
 
 @pytest.mark.parametrize(("offset", "data"), [(-1, {"state": "s"}), (1, {})])
@@ -624,7 +620,7 @@ def test_a_logged_in_session_resaved_outside_a_request_keeps_its_expiry(
     store.save()
     assert row_for(key).expire_date == before
     clock(seconds=settings.SESSION_ANONYMOUS_TIMEOUT + 1)
-    assert me(patron) == 200
+    assert patron.me().status_code == 200
 
 
 def test_a_lowered_idle_limit_ends_sessions_that_already_outlived_it(
@@ -633,7 +629,7 @@ def test_a_lowered_idle_limit_ends_sessions_that_already_outlived_it(
     log_in(client, "1001")
     settings.SESSION_IDLE_TIMEOUT = 600
     clock(seconds=601)
-    assert me(client) == 401
+    assert client.me().status_code == 401
 
 
 # OWNERS WHO CHANGE
@@ -642,14 +638,14 @@ def test_a_lowered_idle_limit_ends_sessions_that_already_outlived_it(
 
 def test_a_deactivated_users_session_stops_working_on_the_next_request(patron):
     User.objects.filter(pk=ada().pk).update(is_active=False)
-    assert me(patron) == 401
+    assert patron.me().status_code == 401
 
 
 def test_reactivating_a_user_does_not_revive_their_old_session(patron):
     User.objects.filter(pk=ada().pk).update(is_active=False)
-    me(patron)
+    patron.me()  # the inactive owner's session ends here
     User.objects.filter(pk=ada().pk).update(is_active=True)
-    assert me(patron) == 401
+    assert patron.me().status_code == 401
 
 
 def test_deleting_a_user_deletes_all_their_session_rows(client_factory, fake_patreon):
@@ -661,9 +657,9 @@ def test_deleting_a_user_deletes_all_their_session_rows(client_factory, fake_pat
     user.delete()
     assert not Session.objects.filter(user_id=user.pk).exists()
     assert Session.objects.count() == 1
-    assert me(laptop) == 401
-    assert me(phone) == 401
-    assert me(other) == 200
+    assert laptop.me().status_code == 401
+    assert phone.me().status_code == 401
+    assert other.me().status_code == 200
 
 
 # CLEANUP
@@ -721,7 +717,7 @@ def test_clear_expired_removes_abandoned_logins_but_not_logged_in_sessions(
     clock(seconds=settings.SESSION_ANONYMOUS_TIMEOUT + 1)
     assert SessionStore.clear_expired() == 1
     assert list(Session.objects.values_list("user_id", flat=True)) == [ada().pk]
-    assert me(browser) == 200
+    assert browser.me().status_code == 200
 
 
 SESSION_KEY_ALPHABET = set("abcdefghijklmnopqrstuvwxyz0123456789")
