@@ -72,7 +72,8 @@ def main():
             sender.member_event(str(memberships.FIRST_MEMBER_ID + i))
             for i in range(args.count)
         ]
-        with stack.running(stack.worker(concurrency=args.concurrency)):
+        with stack.running(stack.worker(concurrency=args.concurrency)) as worker:
+            worker.settle()
             answers, took = burst(sender, deliveries, args.seconds, args.senders)
             sent = time.perf_counter()
             while (left := unread(stack.db.url)) and time.perf_counter() - sent < 600:

@@ -845,7 +845,8 @@ def test_memberships_stay_true_through_webhooks_the_worker_and_the_full_sync(sta
     leaving.log_in("3000001")
     declined.log_in("3000002")
     a, b = stack.instances
-    with stack.running(stack.worker()):
+    with stack.running(stack.worker()) as worker:
+        worker.settle()
         fake_control(stack, "POST", "world/patrons/3000001", json={"action": "cancel"})
         wait_for(
             lambda: {patron_status(leaving, i) for i in (a, b)} == {"former_patron"},

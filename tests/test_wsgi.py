@@ -1,7 +1,6 @@
 """gunicorn serves the app only under a correct production policy."""
 
 import http.client
-import socket
 import subprocess
 import sys
 import time
@@ -9,15 +8,10 @@ import time
 import pytest
 import requests
 
+from devstack.processes import free_port
 from tests.environments import ROOT, production_env
 
 pytestmark = pytest.mark.slow
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def gunicorn(env, port):
