@@ -62,7 +62,8 @@ SESSION_ENDPOINTS = ("me", "check")
 STEADY = {"GUNICORN_MAX_REQUESTS": "0"}
 RECYCLE_1000 = {"GUNICORN_MAX_REQUESTS": "1000", "GUNICORN_MAX_REQUESTS_JITTER": "100"}
 COMPILED_STORE = {"BENCH_SESSION_ENGINE": "bench.compiled_store"}
-HEALTH_CHECKS = {"BENCH_CONN_HEALTH_CHECKS": "true"}
+SELECT_1 = {"BENCH_HEALTH_CHECK": "select1"}
+NO_CHECK = {"BENCH_HEALTH_CHECK": "none"}
 # Django's defaults, which the app overrides on PostgreSQL: no server-side
 # binding, no prepared statements (bench.settings).
 CLIENT_SIDE = {**STEADY, "BENCH_CLIENT_SIDE_BINDING": "true"}
@@ -77,9 +78,18 @@ MAIN = ("pg", "redis")
 # Variants at the middle concurrency level only: the app as it was before
 # (the hand-compiled lookup of bench/compiled_store.py) as a baseline; the
 # app with client-side binding, to tell what prepared statements gain; with
-# health checks (as before issue 17); through PgBouncer in transaction mode
-# (DATABASE_POOLER=transaction); and with frequent worker recycling.
-VARIANTS = ("pg-compiled", "pg-unprepared", "pg-hc", "pgbouncer", "pg-recycle")
+# Django's SELECT 1 health check (as before issue 17) and with no check at
+# all, to tell what the app's own check costs; through PgBouncer in
+# transaction mode (DATABASE_POOLER=transaction); and with frequent worker
+# recycling.
+VARIANTS = (
+    "pg-compiled",
+    "pg-unprepared",
+    "pg-hc",
+    "pg-nocheck",
+    "pgbouncer",
+    "pg-recycle",
+)
 
 
 def configurations():
@@ -94,8 +104,13 @@ def configurations():
         Config("pg-unprepared", "PostgreSQL, client-side binding", CLIENT_SIDE),
         Config(
             "pg-hc",
-            "PostgreSQL, with CONN_HEALTH_CHECKS (before issue 17)",
-            {**STEADY, **HEALTH_CHECKS},
+            "PostgreSQL, Django's SELECT 1 health check (before issue 17)",
+            {**STEADY, **SELECT_1},
+        ),
+        Config(
+            "pg-nocheck",
+            "PostgreSQL, no connection health check",
+            {**STEADY, **NO_CHECK},
         ),
         Config("pgbouncer", "PostgreSQL through PgBouncer", dict(STEADY), pooled=True),
         Config("pg-recycle", "PostgreSQL, max_requests=1000", RECYCLE_1000),

@@ -3,10 +3,12 @@ The parts measured inside this process, with Django set up exactly as the
 gunicorn instances are (bench.settings, the same environment and database).
 
 - SQL per request, counted with CaptureQueriesContext through Django's test
-  client, plus the connection health checks (CONN_HEALTH_CHECKS): gunicorn
-  resets the check at every request start, so each request that touches the
-  database first runs a ``SELECT 1`` of its own, below Django's query
-  logging. The test client skips that reset; this does it by hand.
+  client, plus the round trips below Django's query log, counted in libpq's
+  trace of the connection: those of the connection health check
+  (CONN_HEALTH_CHECKS), which gunicorn resets at every request start. With
+  Django's own PostgreSQL backend each request that touches the database
+  first sends a ``SELECT 1``; the app's (ventures.postgresql) sends nothing.
+  The test client skips that reset; this does it by hand.
 - The same, counted by PostgreSQL itself for the live gunicorn instance:
   committed transactions (every statement, autocommit) and rows written in
   the bench database, per request of a short wrk run.
@@ -15,6 +17,7 @@ gunicorn instances are (bench.settings, the same environment and database).
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 
 from devstack.hosts import API_HOST
@@ -28,6 +31,31 @@ def setup_django(env):
     django.setup()
 
 
+def _round_trips(connection, send):
+    """
+    ``send()``, and how many round trips to PostgreSQL it made on the open
+    ``connection``: in libpq's trace, each ends with the server's
+    ReadyForQuery. None without an open PostgreSQL connection to trace.
+    """
+    from psycopg import pq
+
+    raw = connection.connection
+    if connection.vendor != "postgresql" or raw is None:
+        return send(), None
+    with tempfile.TemporaryFile("w+") as trace:
+        raw.pgconn.trace(trace.fileno())
+        raw.pgconn.set_trace_flags(pq.Trace.SUPPRESS_TIMESTAMPS)
+        try:
+            result = send()
+        finally:
+            if not raw.closed:
+                raw.pgconn.untrace()
+        if connection.connection is not raw:
+            return result, None  # replaced midway: the new one was not traced
+        trace.seek(0)
+        return result, sum("\tReadyForQuery" in line for line in trace)
+
+
 def count_queries(path, cookie=None, repeat=3):
     """
     Queries, health-check round trips and writes for one GET of ``path``
@@ -39,27 +67,17 @@ def count_queries(path, cookie=None, repeat=3):
     from django.test.utils import CaptureQueriesContext
 
     client = Client(HTTP_HOST=API_HOST, HTTP_X_FORWARDED_PROTO="https")
-    checks = []
-    original = connection.is_usable
-
-    def counting_is_usable():
-        checks.append(1)
-        return original()
-
-    connection.is_usable = counting_is_usable
-    try:
-        for _ in range(repeat):
-            checks.clear()
-            # An unknown cookie is deleted by the answer: send it every time.
-            client.cookies.clear()
-            if cookie:
-                client.cookies[settings.SESSION_COOKIE_NAME] = cookie
-            # What gunicorn's request_started signal does before each request.
-            connection.close_if_unusable_or_obsolete()
-            with CaptureQueriesContext(connection) as captured:
-                response = client.get(path, secure=True)
-    finally:
-        del connection.is_usable
+    for _ in range(repeat):
+        # An unknown cookie is deleted by the answer: send it every time.
+        client.cookies.clear()
+        if cookie:
+            client.cookies[settings.SESSION_COOKIE_NAME] = cookie
+        # What gunicorn's request_started signal does before each request.
+        connection.close_if_unusable_or_obsolete()
+        with CaptureQueriesContext(connection) as captured:
+            response, trips = _round_trips(
+                connection, lambda: client.get(path, secure=True)
+            )
     writes = [
         q["sql"]
         for q in captured.captured_queries
@@ -69,8 +87,8 @@ def count_queries(path, cookie=None, repeat=3):
         "path": path,
         "status": response.status_code,
         "queries": len(captured),
-        "health_checks": len(checks),
-        "round_trips": len(captured) + len(checks),
+        "health_checks": 0 if trips is None else trips - len(captured),
+        "round_trips": len(captured) if trips is None else trips,
         "writes": len(writes),
         "sql": [q["sql"] for q in captured.captured_queries],
     }

@@ -65,6 +65,7 @@ def notes(results, points):
             "before": ("pg-compiled", "me"),
             "unprepared": ("pg-unprepared", "me"),
             "hc": ("pg-hc", "me"),
+            "unchecked": ("pg-nocheck", "me"),
             "hc-bare": ("pg-hc", "bare"),
             "pooled": ("pgbouncer", "me"),
             "pooled-bare": ("pgbouncer", "bare"),
@@ -179,18 +180,18 @@ def notes(results, points):
                 " req/s)."
             )
         lines.append(ref)
-    hc = get["hc"]
-    if hc and me:
+    hc, unchecked = get["hc"], get["unchecked"]
+    if hc and unchecked and me:
         lines.append(
-            "- **The health-check round trip** (issue 17). With"
-            " `CONN_HEALTH_CHECKS = True`, as until then, /me was at"
-            f" {by('pg-hc')}; {ms_pair(hc)} per request against {ms_pair(me)}"
-            " without (the bare view, which runs no query, pays nothing either"
-            " way). The app now keeps its connections unchecked, and the session"
-            " lookup, the first query of every authenticated request and a read,"
-            " runs once more on a new connection when the reused one turns out"
-            " dropped (ventures.reconnect; tests/test_stack.py restarts"
-            " PostgreSQL between requests and no request fails)."
+            "- **The health-check round trip** (issue 17). With Django's own"
+            " check (`CONN_HEALTH_CHECKS` on its PostgreSQL backend: a `SELECT 1`"
+            f" before each request's first query), as until then, /me was at"
+            f" {by('pg-hc')}; {ms_pair(hc)} per request, against {ms_pair(me)}"
+            " with the app's check, which reads the connection's socket instead"
+            f" (ventures.postgresql), and {ms_pair(unchecked)} with no check at"
+            f" all ({by('pg-nocheck')}). The bare view, which runs no query,"
+            " pays for neither. tests/test_stack.py restarts PostgreSQL between"
+            " requests, and no request fails."
         )
     pooled = get["pooled"]
     if pooled and me:

@@ -103,7 +103,8 @@ def plot_throughput(results, points, path):
         "redis": "PostgreSQL + Redis",
         "pg-compiled": "before: compiled lookup",
         "pg-unprepared": "client-side binding",
-        "pg-hc": "health checks",
+        "pg-hc": "SELECT 1 health check",
+        "pg-nocheck": "no health check",
         "pgbouncer": "PgBouncer",
         "pg-recycle": "max_requests=1000",
     }
@@ -127,6 +128,7 @@ def plot_throughput(results, points, path):
         "pg-compiled": "#9467bd",
         "pg-unprepared": "#c5b0d5",
         "pg-hc": "#2ca02c",
+        "pg-nocheck": "#98df8a",
         "pgbouncer": "#17becf",
         "pg-recycle": "#999999",
     }

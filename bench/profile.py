@@ -19,7 +19,7 @@ from pathlib import Path
 # the ORM's rows: it builds its instances with Model.from_db too. The app's
 # own lookup (sessions.lookup.fetch, through raw()) shows in the ORM rows.
 CATEGORIES = [
-    ("connection health check (`SELECT 1`, CONN_HEALTH_CHECKS)", ["is_usable"]),
+    ("connection health check (CONN_HEALTH_CHECKS: `is_usable`)", ["is_usable"]),
     ("database round trip and driver (psycopg)", ["(psycopg/"]),
     (
         "Django's cursor (execute wrappers, query log)",

@@ -310,10 +310,13 @@ def render(results, points, plots):
         " *Client-side binding* is the app with Django's default binding"
         " (nothing prepared: PostgreSQL parses and plans the join for every"
         " request): from it to *PostgreSQL* is what prepared statements gain."
-        " *With CONN_HEALTH_CHECKS* is the app as it was until issue 17: a"
-        " `SELECT 1` round trip before each request's first query (the app now"
-        " runs without, and its session lookup runs once more on a new"
-        " connection when a reused one was dropped: ventures.reconnect)."
+        " The app checks a reused connection before each request's first"
+        " query (`CONN_HEALTH_CHECKS`) by reading its socket, with no round"
+        " trip (ventures.postgresql). *Django's SELECT 1 health check* is the"
+        " app as it was until issue 17, on Django's own PostgreSQL backend,"
+        " whose check is a `SELECT 1` round trip; *no connection health check*"
+        " checks nothing (a request after a PostgreSQL restart fails): between"
+        " the two and *PostgreSQL* is what each check costs."
         " *Through PgBouncer* is the app with `DATABASE_POOLER=transaction`"
         " behind Debian's PgBouncer in transaction mode (deploy/pgbouncer.ini)"
         " in front of the same database: client-side binding, nothing"
@@ -350,9 +353,11 @@ def render(results, points, plots):
     add(
         "In-process (Django's test client, bench settings, the same database), the"
         " last of three identical requests; *health-check round trips* are the"
-        " `SELECT 1` that `CONN_HEALTH_CHECKS = True` would send before the first"
-        " query of every request, below Django's query log (counted by wrapping"
-        " `connection.is_usable`); the app runs without them since issue 17.\n"
+        " round trips to PostgreSQL beyond Django's query log (counted in"
+        " libpq's trace of the connection: each ends with a ReadyForQuery),"
+        " which Django's own `CONN_HEALTH_CHECKS` would spend on a `SELECT 1`"
+        " before the first query of every request; the app's check reads the"
+        " connection's socket instead (ventures.postgresql).\n"
     )
     add(query_table(results) + "\n")
 

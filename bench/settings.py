@@ -12,9 +12,10 @@ production:
 
 - ``BENCH_SESSION_ENGINE``: another session store (bench.compiled_store,
   the app's previous hand-compiled lookup, as a baseline).
-- ``BENCH_CONN_HEALTH_CHECKS=true``: a ``SELECT 1`` before each request's
-  first query, as the app ran until issue 17 (it now retries the session
-  lookup on a dropped connection instead, ventures.reconnect).
+- ``BENCH_HEALTH_CHECK``: how a reused connection is checked before each
+  request's first query. ``select1``: Django's own PostgreSQL backend, whose
+  check is a ``SELECT 1`` round trip, as the app ran until issue 17 (it now
+  reads the connection's socket, ventures.postgresql); ``none``: not at all.
 - ``BENCH_CLIENT_SIDE_BINDING=true``: Django's defaults for psycopg, which
   the app overrides on PostgreSQL: parameters bound on the client and no
   prepared statements (no ``server_side_binding``, ``prepare_threshold``
@@ -35,8 +36,10 @@ SILENCED_SYSTEM_CHECKS = ["ventures.E070"]
 
 if os.environ.get("BENCH_SESSION_ENGINE"):
     SESSION_ENGINE = os.environ["BENCH_SESSION_ENGINE"]
-if os.environ.get("BENCH_CONN_HEALTH_CHECKS", "").lower() == "true":
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if os.environ.get("BENCH_HEALTH_CHECK") == "select1":
+    DATABASES["default"]["ENGINE"] = "django.db.backends.postgresql"
+elif os.environ.get("BENCH_HEALTH_CHECK") == "none":
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
 if os.environ.get("BENCH_CLIENT_SIDE_BINDING", "").lower() == "true":
     options = DATABASES["default"].setdefault("OPTIONS", {})
     options.pop("server_side_binding", None)

@@ -7,8 +7,8 @@ loads a session:
 
 - ``/api/bench/bare``: a JSON answer and nothing else, the ceiling.
 - ``/api/bench/select1``: one raw ``SELECT 1`` through Django's connection,
-  the cost of one database round trip (and of the connection health check
-  Django runs before the first query of each request).
+  the cost of one database round trip (and of the ``SELECT 1`` health check
+  Django's own PostgreSQL backend runs before the first query of a request).
 - ``/api/bench/cache-get``: one ``cache.get``, the cost of a Redis round trip
   when REDIS_URL is set (a local-memory lookup otherwise).
 """

@@ -140,9 +140,10 @@ function showAccount(me) {
   setStatus("logged-in", "Logged in.");
 }
 
-function contentItem(piece, reason) {
+// Whether a piece is shown is the API's decision (entitlements); the reason
+// only says why not, or that a declined payment needs fixing.
+function contentItem(piece, granted, reason) {
   const item = document.createElement("li");
-  const granted = reason === "entitled" || reason === "declined_in_grace";
   item.className = granted ? "unlocked" : "locked";
   item.dataset.entitlement = piece.entitlement;
   const title = document.createElement("span");
@@ -169,9 +170,16 @@ function contentItem(piece, reason) {
 }
 
 function showContent(me) {
+  const granted = me.entitlements || [];
   const reasons = me.entitlement_reasons || {};
   $("content").replaceChildren(
-    ...CONTENT.map((piece) => contentItem(piece, reasons[piece.entitlement])),
+    ...CONTENT.map((piece) =>
+      contentItem(
+        piece,
+        granted.includes(piece.entitlement),
+        reasons[piece.entitlement],
+      ),
+    ),
   );
   // One notice for the whole membership: the first reason that has one. A
   // declined patron may hold no tier any more (Patreon's choice), so the

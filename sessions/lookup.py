@@ -8,10 +8,6 @@ is written once per database and number of hashes from the models' metadata,
 run with ``SessionRow.objects.raw()``, which converts every column as the
 ORM would (``SessionRow`` copies the three models' fields), and the three
 instances are built from the converted values with ``Model.from_db``.
-
-It is the first query of every authenticated request and reads only, so it
-is the one run again on a new connection when a persistent one turns out
-dropped (ventures.reconnect): the app needs no health-check round trip.
 """
 
 from functools import cache
@@ -20,7 +16,6 @@ from operator import attrgetter
 from django.db import connections, router
 
 from sessions.models import ROW_PARTS, Session, SessionRow, live_sql
-from ventures.reconnect import read_once_more_if_dropped
 
 
 class _Part:
@@ -90,14 +85,10 @@ def fetch(hashes, now):
     expiry = Session._meta.get_field("expire_date")
     params = [expiry.get_db_prep_value(now, connections[alias]), *hashes]
 
-    def read():
-        # At most one row per hash (the primary key): choosing here costs less
-        # than an ORDER BY and LIMIT the database would run on every request.
-        rows = SessionRow.objects.raw(_sql(alias, len(hashes)), params, using=alias)
-        return min(rows, key=attrgetter("pk"), default=None)
-
-    # A SELECT, idempotent: safe to run again if the connection was dropped.
-    row = read_once_more_if_dropped(alias, read)
+    rows = SessionRow.objects.raw(_sql(alias, len(hashes)), params, using=alias)
+    # At most one row per hash (the primary key): choosing here costs less
+    # than an ORDER BY and LIMIT the database would run on every request.
+    row = min(rows, key=attrgetter("pk"), default=None)
     if row is None:
         return None
     session = _SESSION.instance(row, alias)

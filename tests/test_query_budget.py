@@ -3,8 +3,9 @@ The per-request SQL budget, pinned: a regression fails here, deterministically,
 long before anyone runs the benchmark (bench/, docs/performance.md).
 
 Counts are Django's queries (CaptureQueriesContext), which are all the
-statements a request sends: the app runs without CONN_HEALTH_CHECKS (no
-``SELECT 1`` before a request's first query; ventures.reconnect instead).
+statements a request sends: the app's connection check before a request's
+first query reads the socket and sends nothing (ventures.postgresql,
+tests/test_postgresql.py).
 """
 
 import itertools

@@ -199,18 +199,19 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
 }
-# Persistent connections, not checked before reuse: CONN_HEALTH_CHECKS would
-# cost a SELECT 1 round trip on every request (docs/performance.md). After a
-# PostgreSQL restart, the session lookup every authenticated request starts
-# with retries once on a new connection instead (ventures.reconnect); any
-# other first query fails once (503) and Django drops its broken connection.
+# Persistent connections, checked before each request's first query, so
+# that none fails after a PostgreSQL restart. On PostgreSQL the check is
+# ventures.postgresql's: the connection's socket, not Django's SELECT 1 round
+# trip on every request (docs/performance.md).
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = False
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "ventures.postgresql"
 # What sits between the app and PostgreSQL: "" nothing (the app connects to
 # PostgreSQL itself), "transaction" a pooler in transaction mode (PgBouncer,
 # deploy/pgbouncer.ini). Anything else is refused (ventures.E071).
 DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if DATABASES["default"]["ENGINE"] == "ventures.postgresql":
     if DATABASE_POOLER == "transaction":
         # Each transaction may run on another server connection, so nothing
         # may outlive one: no prepared statements (they live on a server
@@ -251,7 +252,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # for PostgreSQL only, so the embedded SQLite default skips them, and
 # memberships announced changed are re-read by `manage.py patreon sync
 # --pending` there instead of by a worker.
-TASK_QUEUE = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+TASK_QUEUE = DATABASES["default"]["ENGINE"] == "ventures.postgresql"
 DATABASE_ROUTERS = ["accounts.routers.TaskQueueRouter"]
 PROCRASTINATE_WORKER_DEFAULTS = {
     # Finished jobs are history nobody reads: failed ones stay for the admin.
