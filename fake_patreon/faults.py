@@ -13,6 +13,9 @@ FAULT_MODES = {
     "nodata": {},
     "slow": {"seconds": 5},
     "rate_limited": {},
+    # The token endpoint refusing the grant, as Patreon may: 400 or 401, with
+    # invalid_grant (a dead refresh token) or access_denied (access revoked).
+    "refused": {"status": 401, "error": "invalid_grant"},
     # The user's attributes replaced by whatever JSON the test gives, wrong
     # types and huge strings included: what a broken or hostile answer holds.
     "attributes": {"attributes": {}},
@@ -39,7 +42,14 @@ def checked_fault(endpoint, mode, options):
     seconds = options.get("seconds", 0)
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds < 0:
         raise ValueError(f"seconds must be a number >= 0, not {seconds!r}.")
-    if options.get("status", 500) not in range(500, 600):
+    if mode == "refused":
+        if endpoint != "token":
+            raise ValueError("Only the token endpoint refuses a grant.")
+        if options["status"] not in (400, 401):
+            raise ValueError(f"status must be 400 or 401, not {options['status']!r}.")
+        if not isinstance(options["error"], str) or not options["error"]:
+            raise ValueError(f"error must be an error code, not {options['error']!r}.")
+    elif options.get("status", 500) not in range(500, 600):
         raise ValueError(f"status must be a 5xx code, not {options['status']!r}.")
     if not isinstance(options.get("attributes", {}), dict):
         raise ValueError(

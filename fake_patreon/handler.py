@@ -286,6 +286,8 @@ class Handler(Controls, BaseHTTPRequestHandler):
             self._send_html(
                 options["status"], error_page("Patreon is having a moment.")
             )
+        elif mode == "refused":
+            self._send_json(options["status"], {"error": options["error"]})
         elif mode == "malformed":
             self._send(200, b'{"data": {"attributes": {"full_na', JSON)
         elif mode == "nodata":

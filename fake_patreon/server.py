@@ -176,7 +176,8 @@ class FakePatreon(ThreadingHTTPServer):
         Make ``endpoint`` (one of FAULT_ENDPOINTS) misbehave until cleared.
 
         ``mode`` is one of ``FAULT_MODES``; "slow" takes ``seconds``,
-        "server_error" takes ``status`` (a 5xx code), and "attributes" (on
+        "server_error" takes ``status`` (a 5xx code), "refused" (on "token"
+        only) ``status`` (400 or 401) and ``error``, and "attributes" (on
         "identity" only) takes ``attributes``, a dict of any JSON values that
         replace the user's own in every identity answer.
         """

@@ -1,9 +1,15 @@
-"""Walking the Patreon login flow in tests, over real HTTP to the fake."""
+"""
+Walking the Patreon login flow in tests, over real HTTP to the fake; and
+reading the Patreon events a test logged.
+"""
 
+import json
 import re
 from urllib.parse import urlencode, urlsplit
 
 import requests
+
+from ventures.logs import JsonFormatter
 
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
@@ -44,3 +50,23 @@ def log_in(client, patron="1001", next_url=None):
     """The whole flow; return the callback's response."""
     callback = consent(start_login(client, next_url), patron)
     return client.get(path_of(callback))
+
+
+def events(caplog, name):
+    """The ``name`` events ``caplog`` holds, each as its JSON log line reads."""
+    formatter = JsonFormatter()
+    return [
+        json.loads(formatter.format(record))
+        for record in caplog.records
+        if getattr(record, "event", "") == name
+    ]
+
+
+def assert_never_logged(caplog, secrets):
+    """No log line of the test, formatted as production writes it, holds a secret."""
+    formatter = JsonFormatter()
+    lines = [formatter.format(record) for record in caplog.records]
+    assert lines
+    for secret in secrets:
+        assert secret
+        assert not [line for line in lines if secret in line]

@@ -6,7 +6,6 @@ dead after a 429 or a 5xx; and `manage.py patreon creator-token`.
 
 import io
 import json
-import logging
 import threading
 from datetime import timedelta
 
@@ -20,7 +19,7 @@ from django.utils import timezone
 from accounts.models import CreatorCredential
 from accounts.patreon import client, creator, creator_login, sealing
 from accounts.patreon.errors import CredentialInvalid, PatreonUnavailable, Throttled
-from tests.patreon import log_in
+from tests.patreon import assert_never_logged, events, log_in
 
 pytestmark = pytest.mark.django_db
 
@@ -106,19 +105,26 @@ def test_concurrent_workers_make_exactly_one_token_call(creator_token, fake_patr
     assert len(token_calls(fake_patreon)) == 1
 
 
-def test_invalid_grant_stops_every_token_call_and_says_so(
-    creator_token, fake_patreon, caplog
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (401, "invalid_grant"),  # Patreon's answer to a used or revoked one
+        (400, "invalid_grant"),  # OAuth2's
+        (401, "access_denied"),
+        (400, "access_denied"),
+    ],
+)
+def test_a_dead_grant_stops_every_token_call_and_says_so(
+    creator_token, fake_patreon, caplog, status, error
 ):
     fake_patreon.revoke_creator()
+    fake_patreon.set_fault("token", "refused", status=status, error=error)
     near_expiry()
     with pytest.raises(CredentialInvalid):
         creator.access_token()
     assert creator.status().state == "needs_reauth"
-    event = next(
-        r for r in caplog.records if getattr(r, "event", "") == "patreon_token_invalid"
-    )
-    assert event.levelno == logging.ERROR
-    assert event.reason == "invalid_grant"
+    [event] = events(caplog, "patreon_token_invalid")
+    assert (event["level"], event["reason"]) == ("ERROR", error)
     calls = len(token_calls(fake_patreon))
     for _ in range(3):
         with pytest.raises(CredentialInvalid):
@@ -126,9 +132,33 @@ def test_invalid_grant_stops_every_token_call_and_says_so(
         with pytest.raises(CredentialInvalid):
             client.get("members/x", {}, endpoint="member")
     assert len(token_calls(fake_patreon)) == calls == 1
-    assert not any(
-        creator_token["access_token"] in r.getMessage() for r in caplog.records
-    )
+    assert_never_logged(caplog, fake_patreon.issued_tokens)
+
+
+def test_a_refresh_is_logged_with_its_expiry_never_a_token(
+    creator_token, fake_patreon, caplog
+):
+    near_expiry()
+    creator.access_token()
+    [event] = events(caplog, "patreon_token_refreshed")
+    assert event["level"] == "INFO"
+    assert event["expires_at"] == creator.status().expires_at.isoformat()
+    assert_never_logged(caplog, fake_patreon.issued_tokens)
+
+
+@pytest.mark.parametrize("endpoint", ["token", "member"])
+def test_a_429_is_logged_with_the_wait_patreon_asked_for(
+    creator_token, fake_patreon, caplog, endpoint
+):
+    """Whether the token endpoint or the API throttles the creator's call."""
+    fake_patreon.throttle.arm({"endpoint": endpoint, "retry_after": 42})
+    near_expiry()  # refreshed before the call
+    with pytest.raises(Throttled):
+        client.get("members/x", {}, endpoint="member")
+    [event] = events(caplog, "patreon_throttled")
+    assert event["level"] == "WARNING"
+    assert (event["endpoint"], event["retry_after"]) == (endpoint, 42)
+    assert_never_logged(caplog, fake_patreon.issued_tokens)
 
 
 @pytest.mark.parametrize(
@@ -225,13 +255,20 @@ def test_set_refuses_a_token_that_cannot_read_our_campaign(
 
 
 def test_the_creators_own_login_hands_its_tokens_over(
-    creator_token, fake_patreon, client_factory
+    creator_token, fake_patreon, client_factory, caplog
 ):
     """
     Patreon drops the stored pair when the creator logs in through our
     client (the fake does too): the login's pair becomes the credential.
     """
     log_in(client_factory(), "1000")
+    [event] = events(caplog, "patreon_token_refreshed")
+    assert (event["level"], event["patreon_id"], event["outcome"]) == (
+        "INFO",
+        "1000",
+        "creator_login_adopted",
+    )
+    assert_never_logged(caplog, fake_patreon.issued_tokens)
     assert creator.access_token() != creator_token["access_token"]
     assert client.get("campaigns", {}, endpoint="campaigns")["data"]
     # What was stored before is dead at Patreon.
@@ -254,7 +291,38 @@ def test_a_creator_login_whose_tokens_cannot_read_the_campaign_is_not_adopted(
     fake_patreon.set_fault("campaigns", "server_error")
     log_in(client_factory(), "1000")  # the login itself succeeds
     assert creator.access_token() == creator_token["access_token"]
-    assert "creator_login_not_adopted" in caplog.text
+    [event] = events(caplog, "patreon_token_refreshed")
+    assert (event["level"], event["patreon_id"], event["outcome"]) == (
+        "WARNING",
+        "1000",
+        "creator_login_not_adopted",
+    )
+    assert event["reason"] == "campaigns: HTTP 503"
+    fake_patreon.clear_faults()
+    assert client.get("campaigns", {}, endpoint="campaigns")["data"]
+    assert_never_logged(caplog, fake_patreon.issued_tokens)
+
+
+def test_a_stored_pair_a_creator_login_evicted_turns_needs_reauth_when_used(
+    creator_token, fake_patreon, client_factory, caplog
+):
+    """
+    The login's tokens are not adopted (they cannot be checked) and Patreon
+    drops the stored pair (the fake's default): the pair is refused at its
+    next use, and the credential asks for re-authorisation, with its event.
+    """
+    fake_patreon.set_fault("campaigns", "server_error")
+    log_in(client_factory(), "1000")
+    assert creator.access_token() == creator_token["access_token"]  # left
+    fake_patreon.clear_faults()
+    with pytest.raises(CredentialInvalid):
+        client.get("campaigns", {}, endpoint="campaigns")
+    assert creator.status().state == "needs_reauth"
+    [not_adopted] = events(caplog, "patreon_token_refreshed")
+    assert not_adopted["outcome"] == "creator_login_not_adopted"
+    [invalid] = events(caplog, "patreon_token_invalid")
+    assert (invalid["level"], invalid["reason"]) == ("ERROR", "invalid_grant")
+    assert_never_logged(caplog, fake_patreon.issued_tokens)
 
 
 def test_tokens_sealed_under_keys_since_removed_are_refused_clearly(

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import pytest
+from cryptography.fernet import Fernet
 
 from tests.environments import ROOT, production_env, run_python
 
@@ -169,8 +170,10 @@ def fresh_checkout(tmp_path):
 def test_development_mode_needs_no_configuration(fresh_checkout):
     env = {"PATH": production_env()["PATH"], "DEBUG": "true"}
     code = (
-        "import sys, ventures.wsgi; from django.conf import settings; "
-        "sys.stderr.write(settings.SECRET_KEY); print(settings.LOGIN_REDIRECT_URL)"
+        "import json, sys, ventures.wsgi; from django.conf import settings; "
+        "sys.stderr.write(settings.SECRET_KEY); "
+        "print(json.dumps(settings.PATREON_TOKEN_KEYS)); "
+        "print(settings.LOGIN_REDIRECT_URL)"
     )
     first = run_python(code, env, cwd=fresh_checkout)
     # No frontend in development: a login lands where it shows whom it logged in.
@@ -181,14 +184,22 @@ def test_development_mode_needs_no_configuration(fresh_checkout):
     assert first.stderr == key_file.read_text().strip()
     assert len(first.stderr) >= 50
     assert key_file.stat().st_mode & 0o077 == 0
+    # A Fernet key for the creator's token, persisted so it stays readable.
+    token_key_file = fresh_checkout / ".patreon-token-key"
+    token_keys = json.loads(first.stdout.splitlines()[-2])
+    assert token_keys == [token_key_file.read_text().strip()]
+    Fernet(token_keys[0])
+    assert token_key_file.stat().st_mode & 0o077 == 0
     second = run_python(code, env, cwd=fresh_checkout)
     assert second.stderr == first.stderr
+    assert json.loads(second.stdout.splitlines()[-2]) == token_keys
     assert (fresh_checkout / ".gitignore").exists() is False  # nothing else written
 
 
-def test_development_key_is_ignored_by_git():
+def test_development_keys_are_ignored_by_git():
     ignored = (ROOT / ".gitignore").read_text().split()
     assert ".secret-key" in ignored
+    assert ".patreon-token-key" in ignored
     assert ".env" in ignored
 
 

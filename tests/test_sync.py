@@ -5,16 +5,21 @@ against the fake Patreon's world; `manage.py patreon sync`.
 """
 
 import io
+import time
 from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import Client
 from django.utils import timezone
 
+from accounts.adapters import USER_AGENT_PRODUCT
 from accounts.models import CreatorCredential, PatreonMembership, SyncRun
-from accounts.patreon import memberships, sync
+from accounts.patreon import memberships, sync, transport
 from accounts.patreon.errors import PatreonUnavailable, Throttled
-from tests.patreon import log_in
+from tests.conftest import API_HOST
+from tests.patreon import assert_never_logged, events, log_in
+from tests.test_webhooks import deliver, signed
 
 pytestmark = pytest.mark.django_db
 
@@ -33,6 +38,33 @@ def test_a_cancellation_is_re_read_and_served(patron, creator_token, fake_patreo
     assert membership["source"] == "webhook"
     assert membership["stale"] is False
     assert row("1001").changed_at is None
+
+
+def test_a_re_read_is_logged_never_a_token_or_the_webhook(
+    patron, creator_token, fake_patreon, caplog
+):
+    delivery = signed(patron_status="former_patron", tiers=())
+    assert deliver(Client(HTTP_HOST=API_HOST), delivery).status_code == 200
+    fake_patreon.act("1001", "cancel", webhook=False)
+    assert sync.reread("1001") == "updated"
+    [event] = events(caplog, "patreon_member_refreshed")
+    assert event["level"] == "INFO"
+    assert (event["patreon_id"], event["outcome"], event["patron_status"]) == (
+        "1001",
+        "updated",
+        "former_patron",
+    )
+    ada = fake_patreon.directory.patron("1001")
+    assert_never_logged(
+        caplog,
+        [
+            *fake_patreon.issued_tokens,
+            delivery.body.decode(),
+            delivery.signature,
+            ada.full_name,
+            ada.email,
+        ],
+    )
 
 
 def test_a_read_that_started_before_a_newer_one_writes_nothing(
@@ -99,6 +131,56 @@ def test_sync_pending_re_reads_every_marked_row_and_exits(
     assert sync.pending() == []
 
 
+def test_sync_pending_waits_as_long_as_a_429_says(
+    client_factory, creator_token, fake_patreon, monkeypatch, time_machine
+):
+    for patreon_id in ("1001", "1002"):
+        log_in(client_factory(), patreon_id)
+    fake_patreon.act("1001", "decline", webhook=False)
+    pending(["1001", "1002"])
+    fake_patreon.throttle.arm({"endpoint": "member", "retry_after": 7})
+    time_machine.move_to(timezone.now())
+    waits = []
+
+    def sleep(seconds):
+        waits.append(seconds)
+        time_machine.shift(seconds)
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    out, err = io.StringIO(), io.StringIO()
+    call_command("patreon", "sync", "--pending", stdout=out, stderr=err)
+    assert waits == [7]
+    assert "Throttled by Patreon: waiting 7 s." in err.getvalue()
+    assert "Re-read 2 memberships (2 updated)" in out.getvalue()
+    assert row("1001").patron_status == "declined_patron"
+    assert sync.pending() == []
+
+
+def test_sync_pending_backs_off_while_patreon_fails(
+    client_factory, creator_token, fake_patreon, monkeypatch
+):
+    for patreon_id in ("1001", "1002"):
+        log_in(client_factory(), patreon_id)
+    fake_patreon.act("1001", "decline", webhook=False)
+    pending(["1001", "1002"])
+    fake_patreon.set_fault("member", "server_error", status=502)
+    waits = []
+
+    def sleep(seconds):
+        waits.append(seconds)
+        if len(waits) == 3:
+            fake_patreon.clear_faults()  # Patreon is back
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    out, err = io.StringIO(), io.StringIO()
+    call_command("patreon", "sync", "--pending", stdout=out, stderr=err)
+    assert waits == [1, 2, 4]
+    assert err.getvalue() == ""
+    assert "Re-read 2 memberships (2 updated)" in out.getvalue()
+    assert row("1001").patron_status == "declined_patron"
+    assert sync.pending() == []
+
+
 def test_sync_without_a_creator_token_says_what_to_do(patron, fake_patreon):
     pending(["1001"])
     with pytest.raises(CommandError, match="creator-token set"):
@@ -132,18 +214,70 @@ def known(*patreon_ids, status="active_patron"):
         )
 
 
-def test_a_full_sync_updates_everyone_we_know_and_marks_the_gone(campaign):
+def test_a_full_sync_updates_everyone_we_know_and_marks_the_gone(campaign, caplog):
     known("2000001", "2000002", "2002499", "7777777")  # the last left long ago
     campaign.act("2000002", "cancel", webhook=False)
     run = sync.full_sync(pace=0)
     assert run.outcome == "complete"
     assert run.pages == 3  # 2,500 generated + the seeded members, 1,000 a page
+    total = run.members_seen
+    assert [
+        r.getMessage() for r in caplog.records if r.name == "accounts.patreon.sync"
+    ] == [
+        f"sync page 1: 1000 members, 1000 of {total} seen, 2 updated",
+        f"sync page 2: 1000 members, 2000 of {total} seen, 2 updated",
+        f"sync page 3: {total - 2000} members, {total} of {total} seen, 3 updated",
+    ]
     assert run.updated == 3
     assert run.marked_gone == 1
     assert row("2000001").patron_status == "active_patron"
     assert row("2000001").source == "sync"
     assert row("2000002").patron_status == "former_patron"
     assert (row("7777777").patron_status, row("7777777").member_id) == ("", "")
+
+
+def test_a_complete_sync_is_logged_with_its_figures(campaign, caplog):
+    known("2000001", "2000002", "7777777")
+    campaign.act("2000002", "cancel", webhook=False)
+    run = sync.full_sync(pace=0)
+    [event] = events(caplog, "patreon_sync_finished")
+    assert event["level"] == "INFO"
+    assert {
+        name: event[name] for name in ("pages", "members", "updated", "marked_gone")
+    } == {"pages": 3, "members": run.members_seen, "updated": 2, "marked_gone": 1}
+    assert 0 <= event["seconds"] < 60
+    assert events(caplog, "patreon_sync_failed") == []
+    assert_never_logged(caplog, campaign.issued_tokens)
+
+
+def test_an_aborted_sync_is_logged_as_an_error_saying_why(campaign, caplog):
+    campaign.set_fault("members", "server_error", status=503)
+    with pytest.raises(PatreonUnavailable):
+        sync.full_sync(pace=0)
+    [event] = events(caplog, "patreon_sync_failed")
+    assert event["level"] == "ERROR"
+    assert event["reason"] == "PatreonUnavailable: campaign_members: HTTP 503"
+    assert events(caplog, "patreon_sync_finished") == []
+    assert_never_logged(caplog, campaign.issued_tokens)
+
+
+def test_every_call_with_the_creators_token_sends_our_user_agent(
+    patron, creator_token, fake_patreon
+):
+    CreatorCredential.objects.update(expires_at=timezone.now() + timedelta(days=1))
+    fake_patreon.clear_requests()  # the login's own: tests/test_memberships.py
+    sync.full_sync(pace=0)
+    sync.reread("1001")
+    calls = fake_patreon.requests
+    assert {transport.endpoint(r["path"]) for r in calls} == {
+        "token",
+        "campaigns",
+        "campaign_members",
+        "member",
+    }
+    assert {r["user_agent"] for r in calls} == {
+        f"{USER_AGENT_PRODUCT} (+https://ventures.test)"
+    }
 
 
 def test_a_repeating_cursor_aborts_and_marks_nobody_gone(campaign):

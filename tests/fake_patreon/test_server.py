@@ -34,6 +34,7 @@ from tests.fake_patreon.calls import (
     identity_of,
     login,
     redirect_query,
+    refresh,
     token,
 )
 
@@ -566,6 +567,27 @@ def test_faults_persist_until_cleared(fake, call):
     assert send().status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("options", "status", "error"),
+    [
+        ({}, 401, "invalid_grant"),
+        ({"status": 400}, 400, "invalid_grant"),
+        ({"status": 400, "error": "access_denied"}, 400, "access_denied"),
+    ],
+)
+def test_refused_fault(fake, options, status, error):
+    refresh_token = login(fake)["refresh_token"]
+    fake.set_fault("token", "refused", **options)
+
+    response = refresh(fake, refresh_token)
+
+    assert response.status_code == status
+    assert response.json() == {"error": error}
+    fake.clear_faults()
+    # A refused request never reached the token logic: the grant still works.
+    assert refresh(fake, refresh_token).status_code == 200
+
+
 def test_a_fault_affects_its_endpoint_only(fake):
     access_token = login(fake)["access_token"]
 
@@ -584,6 +606,9 @@ def test_a_fault_affects_its_endpoint_only(fake):
         (("token", "slow"), {"seconds": "soon"}, "seconds must be"),
         (("token", "nodata"), {"seconds": 1}, "takes no option seconds"),
         (("token", "server_error"), {"status": 404}, "status must be"),
+        (("token", "refused"), {"status": 403}, "status must be 400 or 401"),
+        (("token", "refused"), {"error": ""}, "error must be"),
+        (("identity", "refused"), {}, "Only the token endpoint"),
     ],
 )
 def test_bad_fault_is_refused(fake, args, options, message):
