@@ -156,6 +156,27 @@ def test_sync_pending_waits_as_long_as_a_429_says(
     assert sync.pending() == []
 
 
+def test_sync_pending_gives_a_patron_up_after_five_429s(
+    patron, creator_token, fake_patreon, monkeypatch, time_machine
+):
+    pending(["1001"])
+    fake_patreon.throttle.arm({"endpoint": "member", "retry_after": 3, "calls": 100})
+    time_machine.move_to(timezone.now())
+    waits = []
+
+    def sleep(seconds):
+        waits.append(seconds)
+        time_machine.shift(seconds)
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    out, err = io.StringIO(), io.StringIO()
+    call_command("patreon", "sync", "--pending", stdout=out, stderr=err)
+    assert waits == [3, 3, 3, 3]
+    assert "Patron 1001 not re-read: throttled for 3 s." in err.getvalue()
+    assert "Re-read 1 memberships (1 failed)" in out.getvalue()
+    assert sync.pending() == ["1001"]  # the next run, or the worker, tries again
+
+
 def test_sync_pending_backs_off_while_patreon_fails(
     client_factory, creator_token, fake_patreon, monkeypatch
 ):

@@ -14,6 +14,7 @@ from pathlib import Path
 import environ
 
 from ventures.cookies import cookie_name
+from ventures.dev_keys import kept_key
 from ventures.entitlement_spec import parse as parse_entitlements
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -53,11 +54,7 @@ if not SECRET_KEY and SECRET_KEY_FILE:
 if not SECRET_KEY and DEBUG:
     # Development only: a random key, kept in an ignored file so sessions
     # survive restarts. Production has no default (ventures.E001).
-    _dev_key_file = BASE_DIR / ".secret-key"
-    if not _dev_key_file.is_file():
-        _dev_key_file.write_text(secrets.token_urlsafe(64))
-        _dev_key_file.chmod(0o600)
-    SECRET_KEY = _dev_key_file.read_text().strip()
+    SECRET_KEY = kept_key(BASE_DIR / ".secret-key", lambda: secrets.token_urlsafe(64))
 SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS")
 
 # HOSTS AND ORIGINS
@@ -397,13 +394,12 @@ PATREON_WEBHOOK_SECRETS = env_list("PATREON_WEBHOOK_SECRETS")
 # generates one, kept in an ignored file like the development secret key.
 PATREON_TOKEN_KEYS = env_list("PATREON_TOKEN_KEYS")
 if not PATREON_TOKEN_KEYS and DEBUG:
-    _dev_token_key_file = BASE_DIR / ".patreon-token-key"
-    if not _dev_token_key_file.is_file():
-        _dev_token_key_file.write_text(
-            base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    PATREON_TOKEN_KEYS = [
+        kept_key(
+            BASE_DIR / ".patreon-token-key",
+            lambda: base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         )
-        _dev_token_key_file.chmod(0o600)
-    PATREON_TOKEN_KEYS = [_dev_token_key_file.read_text().strip()]
+    ]
 SOCIALACCOUNT_PROVIDERS = {
     "patreon": {
         "provider_class": "accounts.patreon.provider.PatreonProvider",

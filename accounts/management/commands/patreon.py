@@ -14,7 +14,8 @@ from accounts.patreon.errors import (
     Throttled,
 )
 
-# sync --pending: tries per patron on 5xx and timeouts, waiting 1, 2, 4... s.
+# sync --pending: tries per patron, waiting as long as a 429 asks, or 1, 2,
+# 4... s after a 5xx or a timeout.
 PENDING_TRIES = 5
 
 
@@ -135,21 +136,24 @@ class Command(BaseCommand):
         )
 
     def _reread(self, patreon_id):
-        for attempt in range(PENDING_TRIES):
+        """``patreon_id`` re-read, waiting out 429s and 5xx: its outcome."""
+        attempt = 0
+        while True:
             try:
                 return sync.reread(patreon_id)
-            except Throttled as throttled:
-                # Every worker waits as long: the wait is on the credential.
-                self.stderr.write(
-                    f"Throttled by Patreon: waiting {throttled.seconds:.0f} s."
-                )
-                time.sleep(throttled.seconds)
             except PatreonUnavailable as e:
-                if attempt + 1 == PENDING_TRIES:
+                attempt += 1
+                if attempt == PENDING_TRIES:
                     self.stderr.write(f"Patron {patreon_id} not re-read: {e}.")
                     return "failed"
-                time.sleep(2**attempt)
-        return "failed"
+                if isinstance(e, Throttled):
+                    # Every worker waits as long: the wait is on the credential.
+                    self.stderr.write(
+                        f"Throttled by Patreon: waiting {e.seconds:.0f} s."
+                    )
+                    time.sleep(e.seconds)
+                else:
+                    time.sleep(2 ** (attempt - 1))
 
     def sync_full(self):
         """Walk the campaign's members, with a progress bar on a terminal."""
