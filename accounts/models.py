@@ -61,6 +61,17 @@ class PatreonMembership(models.Model):
     # When a webhook announced a change that no read started since has seen.
     changed_at = models.DateTimeField(null=True, blank=True)
 
+    class Meta:
+        indexes = [
+            # The changes waiting for a read, a few rows of many: what the
+            # worker and `sync --pending` look for (accounts.patreon.sync).
+            models.Index(
+                fields=["changed_at"],
+                condition=models.Q(changed_at__isnull=False),
+                name="membership_changed",
+            )
+        ]
+
     def __str__(self):
         return f"Patreon {self.patreon_id}"
 

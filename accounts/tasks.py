@@ -3,11 +3,14 @@ The background work, on procrastinate's queue in PostgreSQL
 (``manage.py procrastinate worker``, deploy/systemd/ventures-worker.service).
 
 A webhook defers ``reread_member`` for its patron; the queue keeps one
-waiting job per patron and never runs two for the same patron at once. The
-periodic tasks are the safety nets: anything a lost job left marked, the
-full sync every six hours, and the webhook log's retention.
+waiting job per patron and never runs two for the same patron at once. A
+burst of changes is read by walking the campaign instead, when that costs
+Patreon fewer calls. The periodic tasks are the safety nets: anything a lost
+job left marked, the full sync every six hours, and the webhook log's
+retention.
 """
 
+import contextlib
 import logging
 from datetime import timedelta
 
@@ -58,7 +61,16 @@ RETRY = PatreonRetry(
 
 @app.task(name="patreon.reread_member", retry=RETRY)
 def reread_member(patreon_id):
-    """Re-read one patron's membership from Patreon."""
+    """
+    Re-read one patron's membership from Patreon, unless a read since the
+    announcement has (a login, a walk), or a walk of the campaign costs
+    fewer calls than the changes waiting (sync.walking_is_cheaper).
+    """
+    if not sync.is_pending(patreon_id):
+        return
+    if sync.walking_is_cheaper():
+        defer_walk()
+        return
     try:
         sync.reread(patreon_id)
     except (CredentialMissing, CredentialInvalid) as e:
@@ -93,6 +105,19 @@ def defer_reread(patreon_id):
         raise DatabaseError(str(e)) from e
 
 
+def defer_walk():
+    """
+    Queue a full sync to read a burst of changes. One waits at most, and it
+    runs after the walk running now (its lock), so that it reads what was
+    announced after that one had passed.
+    """
+    # A walk already waiting starts after this change: it reads it.
+    with contextlib.suppress(AlreadyEnqueued):
+        full_sync.configure(lock="patreon.full_sync").defer(
+            timestamp=int(timezone.now().timestamp())
+        )
+
+
 @app.periodic(cron="*/5 * * * *")
 @app.task(name="patreon.sync_pending", queueing_lock="patreon.sync_pending")
 def sync_pending(timestamp):
@@ -103,7 +128,9 @@ def sync_pending(timestamp):
 
 # One full sync at a time is the SyncRun table's rule (across workers and
 # `manage.py patreon sync --full`), not a queue lock: a lock held by a job
-# whose worker was killed would hold every later sync back.
+# whose worker was killed would hold every later sync back until the stalled
+# job is retried. Only the walks a burst asks for (defer_walk) take one, to
+# run one after the other.
 @app.periodic(cron="0 */6 * * *")
 @app.task(name="patreon.full_sync", queueing_lock="patreon.full_sync", retry=RETRY)
 def full_sync(timestamp):

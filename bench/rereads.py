@@ -7,13 +7,14 @@ announced change has been re-read from Patreon.
 Starts the stack (nginx, one gunicorn instance, a fresh database on the
 machine's PostgreSQL, Redis, the fake Patreon behind TLS), gives ``--count``
 members of the fake's campaign a membership row each (as after a login),
-stores the creator's token as an operator would, starts the worker as
-``ventures-worker.service`` does, then posts one signed ``members:update``
-per member, spread over ``--seconds``, and waits until no row is left
-marked changed. Prints the acknowledgements' p50/p99 and how long the last
-re-read took after the last webhook. The fake answers without Patreon's
-rate limits: with them (100 calls a minute per token), ``--count`` re-reads
-take at least ``--count`` / 100 minutes, which the report says too.
+stores the creator's token as an operator would, turns on the fake's rate
+limiter (Patreon's: 100 calls a minute per token, 100 per 2 s per client),
+runs one full sync (production's last walk, which tells the worker what a
+walk costs), starts the worker as ``ventures-worker.service`` does, then
+posts one signed ``members:update`` per member, spread over ``--seconds``,
+and waits until no row is left marked changed. Prints the
+acknowledgements' p50/p99, how long the last re-read took after the last
+webhook, and how the changes were read: one by one or by walking.
 """
 
 import argparse
@@ -61,6 +62,13 @@ def main():
             env=stack.app_env(),
             cwd=ROOT,
         )
+        requests.post(f"{fake}/throttle", json={"limiter": True}, timeout=10)
+        run(
+            [sys.executable, "manage.py", "patreon", "sync", "--full"],
+            env=stack.app_env(),
+            cwd=ROOT,
+        )
+        requests.delete(f"{fake}/requests", timeout=10)
         (instance,) = stack.instances
         sender = WebhookSender(
             f"http://{instance.address}/api/patreon/webhook",
@@ -79,12 +87,15 @@ def main():
             while (left := unread(stack.db.url)) and time.perf_counter() - sent < 600:
                 time.sleep(0.5)
             done = time.perf_counter()
+        calls = requests.get(f"{fake}/requests", timeout=10).json()
+    reads = sum("/members/" in c["path"] for c in calls)
+    pages = sum(c["path"].endswith("/members") for c in calls)
     report = (
         f"{args.count} webhooks in {took:.1f} s, {acknowledgements(answers)}; "
         f"every change re-read {done - sent:.1f} s after the last webhook "
-        f"({left} left unread), worker concurrency {args.concurrency}. "
-        f"Under Patreon's 100 calls a minute per token: at least "
-        f"{args.count / 100:.0f} min."
+        f"({left} left unread), worker concurrency {args.concurrency}, with"
+        f" Patreon's rate limits: {reads} single-member reads and {pages}"
+        " members pages (walks)."
     )
     print(report)
     memberships.save("rereads", report)

@@ -202,6 +202,27 @@ def test_sync_pending_backs_off_while_patreon_fails(
     assert sync.pending() == []
 
 
+def test_a_walk_is_cheaper_once_more_changes_wait_than_it_has_pages(
+    client_factory, fake_patreon
+):
+    for patreon_id in ("1001", "1002", "1003"):
+        log_in(client_factory(), patreon_id)
+    pending(["1001", "1002", "1003"])
+    assert not sync.walking_is_cheaper()  # no complete walk to go by
+    now = timezone.now()
+    SyncRun.objects.create(
+        started_at=now, heartbeat_at=now, outcome=SyncRun.Outcome.COMPLETE, pages=3
+    )
+    assert not sync.walking_is_cheaper()  # three reads or three pages
+    SyncRun.objects.create(
+        started_at=now + timedelta(hours=6),
+        heartbeat_at=now,
+        outcome=SyncRun.Outcome.COMPLETE,
+        pages=2,
+    )
+    assert sync.walking_is_cheaper()  # the last walk is what counts
+
+
 def test_sync_without_a_creator_token_says_what_to_do(patron, fake_patreon):
     pending(["1001"])
     with pytest.raises(CommandError, match="creator-token set"):

@@ -19,6 +19,7 @@ from procrastinate.jobs import Job
 
 from accounts import health, tasks
 from accounts.models import PatreonMembership
+from accounts.patreon import memberships
 from accounts.patreon.errors import PatreonUnavailable, Throttled
 from tests.conftest import API_HOST
 from tests.patreon import log_in
@@ -108,10 +109,68 @@ def test_a_duplicate_delivery_queues_nothing_more(client, fake_patreon):
     assert jobs(status="todo") == []
 
 
+def member_reads(fake_patreon, since):
+    """The paths of Patreon's single-member reads after request ``since``."""
+    return [
+        r["path"] for r in fake_patreon.requests[since:] if "/members/" in r["path"]
+    ]
+
+
+def test_a_change_a_newer_read_has_seen_is_not_read_again(
+    client, creator_token, fake_patreon
+):
+    log_in(client, "1001")
+    assert deliver(Client(HTTP_HOST=API_HOST), signed()).status_code == 200
+    log_in(client, "1001")  # the login reads the membership afresh
+    since = len(fake_patreon.requests)
+    run_worker()
+    assert member_reads(fake_patreon, since) == []
+    assert jobs() == []
+
+
+def test_a_burst_larger_than_a_walk_is_read_by_walking_the_campaign(
+    client_factory, creator_token, fake_patreon
+):
+    patrons = ("1001", "1002", "1003")
+    for patreon_id in patrons:
+        log_in(client_factory(), patreon_id)
+    tasks.full_sync(timestamp=0)  # the last complete walk: one page
+    fake_patreon.act("1001", "cancel", webhook=False)
+    fake_patreon.act("1002", "decline", webhook=False)
+    patreon = Client(HTTP_HOST=API_HOST)
+    for patreon_id in patrons:
+        assert deliver(patreon, signed(patreon_id)).status_code == 200
+    since = len(fake_patreon.requests)
+    run_worker()
+    # Three changes wait, more than the walk's one page: one walk reads them.
+    assert member_reads(fake_patreon, since) == []
+    walks = [r for r in fake_patreon.requests[since:] if r["path"].endswith("/members")]
+    assert len(walks) == 1
+    rows = PatreonMembership.objects.filter(patreon_id__in=patrons)
+    assert {r.patreon_id: (r.patron_status, r.source, r.changed_at) for r in rows} == {
+        "1001": ("former_patron", "sync", None),
+        "1002": ("declined_patron", "sync", None),
+        "1003": ("former_patron", "sync", None),  # as the fake seeds them
+    }
+    assert jobs() == []
+
+
+def test_a_change_or_two_are_read_one_by_one(client, creator_token, fake_patreon):
+    log_in(client, "1001")
+    tasks.full_sync(timestamp=0)
+    fake_patreon.act("1001", "cancel", webhook=False)
+    assert deliver(Client(HTTP_HOST=API_HOST), signed()).status_code == 200
+    since = len(fake_patreon.requests)
+    run_worker()
+    assert len(member_reads(fake_patreon, since)) == 1
+    assert PatreonMembership.objects.get(patreon_id="1001").source == "webhook"
+
+
 def test_a_throttled_re_read_is_retried_when_patreon_said(
     client, creator_token, fake_patreon
 ):
     log_in(client, "1001")
+    memberships.mark_changed("1001", timezone.now())
     fake_patreon.throttle.arm({"calls": 1, "retry_after": 30})
     tasks.defer_reread("1001")
     run_worker()
@@ -170,6 +229,7 @@ def test_a_job_left_by_a_dead_worker_is_run_again(client, creator_token, fake_pa
     """A deploy killed the worker mid-job: the job would hold its lock forever."""
     log_in(client, "1001")
     fake_patreon.act("1001", "cancel", webhook=False)
+    memberships.mark_changed("1001", timezone.now())
     tasks.defer_reread("1001")
     with connection.cursor() as cursor:
         cursor.execute(
@@ -193,12 +253,14 @@ def test_a_job_left_by_a_dead_worker_is_run_again(client, creator_token, fake_pa
 def test_a_re_read_without_a_creator_token_is_a_warning_not_a_failure(
     patron, fake_patreon, caplog
 ):
+    memberships.mark_changed("1001", timezone.now())
     tasks.reread_member(patreon_id="1001")
     assert "no usable creator token" in caplog.text
 
 
 def test_a_refused_re_read_is_an_error(patron, creator_token, fake_patreon, caplog):
     fake_patreon.set_fault("member", "unauthorized")
+    memberships.mark_changed("1001", timezone.now())
     tasks.reread_member(patreon_id="1001")
     assert any(
         r.levelname == "ERROR" and "Patreon refused" in r.getMessage()
@@ -221,8 +283,6 @@ def test_the_schedule():
 
 
 def test_sync_pending_queues_each_unread_change(patron, fake_patreon):
-    from accounts.patreon import memberships
-
     memberships.mark_changed("1001", timezone.now())
     tasks.sync_pending(timestamp=0)
     assert [job.args for job in jobs(status="todo")] == [{"patreon_id": "1001"}]

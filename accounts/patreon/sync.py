@@ -153,6 +153,34 @@ def pending():
     )
 
 
+def is_pending(patreon_id):
+    """Whether ``patreon_id``'s announced change is still unread."""
+    return PatreonMembership.objects.filter(
+        patreon_id=patreon_id, changed_at__isnull=False
+    ).exists()
+
+
+def walking_is_cheaper():
+    """
+    Whether one walk of the campaign (the full sync) reads every change
+    waiting in fewer calls than a read each: more changes wait than the last
+    complete walk had pages. Patreon allows a token 100 calls a minute, so a
+    burst of 1,000 announcements (a paused webhook's queue flushed, a tier's
+    price changed) takes ten minutes one by one, and a walk of a 50,000
+    member campaign one minute. False before any complete walk.
+    """
+    pages = (
+        SyncRun.objects.filter(outcome=SyncRun.Outcome.COMPLETE)
+        .order_by("-started_at")
+        .values_list("pages", flat=True)
+        .first()
+    )
+    if not pages:
+        return False
+    waiting = PatreonMembership.objects.filter(changed_at__isnull=False)
+    return waiting[: pages + 1].count() > pages
+
+
 # The full sync
 # ------------------------------------------------------------------------------
 
