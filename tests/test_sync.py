@@ -221,6 +221,14 @@ def test_a_walk_is_cheaper_once_more_changes_wait_than_it_has_pages(
         pages=2,
     )
     assert sync.walking_is_cheaper()  # the last walk is what counts
+    SyncRun.objects.create(
+        started_at=now + timedelta(hours=7), heartbeat_at=now
+    )  # running: the last that ended still counts
+    assert sync.walking_is_cheaper()
+    SyncRun.objects.filter(outcome=SyncRun.Outcome.RUNNING).update(
+        outcome=SyncRun.Outcome.ABORTED
+    )
+    assert not sync.walking_is_cheaper()  # walks abort: read one by one
 
 
 def test_sync_without_a_creator_token_says_what_to_do(patron, fake_patreon):

@@ -23,9 +23,15 @@ def kept_key(path, generate):
         try:
             with os.fdopen(fd, "w") as file:
                 file.write(generate())
-            # Another process may have been first: its key it is.
-            with contextlib.suppress(FileExistsError):
+            try:
                 os.link(temporary, path)
+            except FileExistsError:
+                pass  # another process was first: its key it is
+            except OSError:
+                # No hard links on this file system (some mounted volumes):
+                # renamed instead, whole still, but the last one wins there.
+                os.replace(temporary, path)
         finally:
-            os.unlink(temporary)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
     return path.read_text().strip()

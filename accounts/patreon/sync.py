@@ -167,16 +167,19 @@ def walking_is_cheaper():
     complete walk had pages. Patreon allows a token 100 calls a minute, so a
     burst of 1,000 announcements (a paused webhook's queue flushed, a tier's
     price changed) takes ten minutes one by one, and a walk of a 50,000
-    member campaign one minute. False before any complete walk.
+    member campaign one minute. False before any complete walk, and while
+    the last walk that ended did not complete: walks that abort (a broken
+    pagination, a dead grant) must not hold every change back.
     """
-    pages = (
-        SyncRun.objects.filter(outcome=SyncRun.Outcome.COMPLETE)
+    last = (
+        SyncRun.objects.exclude(outcome=SyncRun.Outcome.RUNNING)
         .order_by("-started_at")
-        .values_list("pages", flat=True)
+        .values_list("outcome", "pages")
         .first()
     )
-    if not pages:
+    if last is None or last[0] != SyncRun.Outcome.COMPLETE or not last[1]:
         return False
+    pages = last[1]
     waiting = PatreonMembership.objects.filter(changed_at__isnull=False)
     return waiting[: pages + 1].count() > pages
 
