@@ -131,22 +131,28 @@ def test_sync_pending_re_reads_every_marked_row_and_exits(
     assert sync.pending() == []
 
 
+@pytest.fixture
+def waits(monkeypatch, time_machine):
+    """``time.sleep``'s waits, recorded, not slept: the clock moves on by each."""
+    time_machine.move_to(timezone.now())
+    waited = []
+
+    def sleep(seconds):
+        waited.append(seconds)
+        time_machine.shift(seconds)
+
+    monkeypatch.setattr(time, "sleep", sleep)
+    return waited
+
+
 def test_sync_pending_waits_as_long_as_a_429_says(
-    client_factory, creator_token, fake_patreon, monkeypatch, time_machine
+    client_factory, creator_token, fake_patreon, waits
 ):
     for patreon_id in ("1001", "1002"):
         log_in(client_factory(), patreon_id)
     fake_patreon.act("1001", "decline", webhook=False)
     pending(["1001", "1002"])
     fake_patreon.throttle.arm({"endpoint": "member", "retry_after": 7})
-    time_machine.move_to(timezone.now())
-    waits = []
-
-    def sleep(seconds):
-        waits.append(seconds)
-        time_machine.shift(seconds)
-
-    monkeypatch.setattr(time, "sleep", sleep)
     out, err = io.StringIO(), io.StringIO()
     call_command("patreon", "sync", "--pending", stdout=out, stderr=err)
     assert waits == [7]
@@ -157,18 +163,10 @@ def test_sync_pending_waits_as_long_as_a_429_says(
 
 
 def test_sync_pending_gives_a_patron_up_after_five_429s(
-    patron, creator_token, fake_patreon, monkeypatch, time_machine
+    patron, creator_token, fake_patreon, waits
 ):
     pending(["1001"])
     fake_patreon.throttle.arm({"endpoint": "member", "retry_after": 3, "calls": 100})
-    time_machine.move_to(timezone.now())
-    waits = []
-
-    def sleep(seconds):
-        waits.append(seconds)
-        time_machine.shift(seconds)
-
-    monkeypatch.setattr(time, "sleep", sleep)
     out, err = io.StringIO(), io.StringIO()
     call_command("patreon", "sync", "--pending", stdout=out, stderr=err)
     assert waits == [3, 3, 3, 3]

@@ -26,11 +26,6 @@ MEMBERS = "/campaigns/9000001/members"
 SEEDED_MEMBERS = 10
 
 
-@pytest.fixture
-def token(fake):
-    return creator_token(fake)
-
-
 def members(fake, token, **params):
     response = api(fake, MEMBERS, token, **params)
     assert response.status_code == 200, response.text

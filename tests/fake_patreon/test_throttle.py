@@ -14,11 +14,6 @@ from tests.fake_patreon.calls import (
 MEMBERS = "/campaigns/9000001/members"
 
 
-@pytest.fixture
-def token(fake):
-    return creator_token(fake)
-
-
 def arm(fake, **options):
     assert control(fake, "POST", "throttle", options).status_code == 204
 

@@ -25,7 +25,7 @@ FIELDS = (
 
 
 @pytest.fixture
-def clock(time_machine):
+def frozen_at_now(time_machine):
     """The fake's clock frozen at NOW: action dates are predictable."""
     time_machine.move_to(NOW, tick=False)
 
@@ -87,7 +87,7 @@ PAID_NOW = {
 }
 
 
-@pytest.mark.usefixtures("clock")
+@pytest.mark.usefixtures("frozen_at_now")
 @pytest.mark.parametrize(
     ("patron", "actions", "expected"),
     [
