@@ -108,14 +108,12 @@ def defer_reread(patreon_id):
 def defer_walk():
     """
     Queue a full sync to read a burst of changes. One waits at most, and it
-    runs after the walk running now (its lock), so that it reads what was
+    runs after the one running now (their lock), so that it reads what was
     announced after that one had passed.
     """
     # A walk already waiting starts after this change: it reads it.
     with contextlib.suppress(AlreadyEnqueued):
-        full_sync.configure(lock="patreon.full_sync").defer(
-            timestamp=int(timezone.now().timestamp())
-        )
+        full_sync.defer(timestamp=int(timezone.now().timestamp()))
 
 
 @app.periodic(cron="*/5 * * * *")
@@ -127,14 +125,19 @@ def sync_pending(timestamp):
 
 
 # One full sync at a time is the SyncRun table's rule (across workers and
-# `manage.py patreon sync --full`), not a queue lock: a lock held by a job
-# whose worker was killed would hold every later sync back until the stalled
-# job is retried. Only the walks a burst asks for (defer_walk) take one, to
-# run one after the other.
+# `manage.py patreon sync --full`). The queue's lock only orders the jobs: a
+# walk queued while another runs starts after it, and reads what that one
+# had passed. A lock held by a job whose worker died is let go when
+# retry_stalled_jobs runs the job again.
 @app.periodic(cron="0 */6 * * *")
-@app.task(name="patreon.full_sync", queueing_lock="patreon.full_sync", retry=RETRY)
+@app.task(
+    name="patreon.full_sync",
+    lock="patreon.full_sync",
+    queueing_lock="patreon.full_sync",
+    retry=RETRY,
+)
 def full_sync(timestamp):
-    """The full sync, every six hours."""
+    """The full sync: every six hours, and when a burst of changes asks."""
     try:
         sync.full_sync()
     except sync.SyncRunning:
